@@ -1,0 +1,254 @@
+"""The rule book: every rule file, and the effective rules of one kommune on one date.
+
+Inheritance is national -> region -> kommune. A rule replaces the rule with the same
+label from a file higher up; file order and rule order never decide anything. The
+effective rule set is content-hashed: that hash is the ruleset version a decision
+records so that it can be replayed exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bevilling.rules.loader import LoadedFile, Problem, RuleFileError, load_file, rule_files
+from bevilling.rules.model import (
+    FactDecl,
+    Level,
+    Rule,
+    RuleBase,
+    RuleFile,
+    SeasonDecl,
+    SourceDoc,
+    VenueDecl,
+    ZoneDecl,
+)
+
+NATIONAL = "national"
+R = TypeVar("R", bound=RuleBase)
+
+
+class UnknownKommune(LookupError):
+    """The key names no kommune, region or the national file."""
+
+
+class NoRulesInForce(LookupError):
+    """A file exists for the kommune, but none is valid on the date asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    file: str
+    line: int
+    level: Level
+    slug: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedRule:
+    """A rule with where it came from, its resolved source and its effective validity."""
+
+    rule: Rule
+    origin: Origin
+    source: SourceDoc
+    valid_from: date
+    valid_to: date | None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def kind(self) -> str:
+        return self.rule.kind
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def citation(self) -> str:
+        """'<source title>, <section>' — what a decision letter cites."""
+        section = self.rule.source.section
+        return f"{self.source.title}, {section}" if section else self.source.title
+
+
+def placed_rules(loaded: LoadedFile) -> Iterator[PlacedRule]:
+    model = loaded.model
+    for index, rule in enumerate(model.rules):
+        source = model.sources.get(rule.source.ref)
+        if source is None:
+            continue  # reported by the checker; an unresolvable rule never takes part
+        start = max(rule.valid_from or model.valid_from, model.valid_from)
+        ends = [d for d in (rule.valid_to, model.valid_to) if d is not None]
+        yield PlacedRule(
+            rule=rule,
+            origin=Origin(loaded.path, loaded.rule_line(index), model.level, model.slug),
+            source=source,
+            valid_from=start,
+            valid_to=min(ends) if ends else None,
+        )
+
+
+@dataclass(frozen=True)
+class EffectiveRules:
+    """What binds one kommune (or region, or the nation) on one date, after inheritance."""
+
+    slug: str
+    name: str
+    kommunenummer: str | None
+    level: Level
+    on: date
+    language: str
+    files: tuple[LoadedFile, ...]
+    rules: tuple[PlacedRule, ...]
+    facts: dict[str, FactDecl] = field(default_factory=dict)
+    zones: dict[str, ZoneDecl] = field(default_factory=dict)
+    venues: dict[str, VenueDecl] = field(default_factory=dict)
+    outlets: dict[str, VenueDecl] = field(default_factory=dict)
+    seasons: dict[str, SeasonDecl] = field(default_factory=dict)
+    silent: tuple[str, ...] = ()
+
+    def of_kind(self, rule_type: type[R]) -> list[tuple[R, PlacedRule]]:
+        return [(p.rule, p) for p in self.rules if isinstance(p.rule, rule_type)]
+
+    def by_id(self, rule_id: str) -> PlacedRule:
+        for placed in self.rules:
+            if placed.id == rule_id:
+                return placed
+        raise KeyError(rule_id)
+
+    @cached_property
+    def version(self) -> str:
+        """Content hash of the effective rules and declarations (not of file layout)."""
+        payload: dict[str, Any] = {
+            "slug": self.slug,
+            "rules": sorted(
+                json.dumps(
+                    [p.rule.model_dump(mode="json", by_alias=True), p.source.model_dump(mode="json"),
+                     str(p.valid_from), str(p.valid_to)],
+                    sort_keys=True,
+                    ensure_ascii=False,
+                )
+                for p in self.rules
+            ),
+            "facts": {k: v.model_dump(mode="json") for k, v in sorted(self.facts.items())},
+            "zones": sorted(self.zones),
+            "venues": sorted(self.venues),
+            "outlets": sorted(self.outlets),
+            "seasons": {k: v.model_dump(mode="json", by_alias=True) for k, v in sorted(self.seasons.items())},
+        }
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class RuleBook:
+    """All loaded rule files, indexed by slug and kommunenummer."""
+
+    def __init__(self, files: Iterable[LoadedFile]) -> None:
+        self.files = list(files)
+        self.by_slug: dict[str, list[LoadedFile]] = {}
+        self.by_number: dict[str, str] = {}
+        for loaded in self.files:
+            self.by_slug.setdefault(loaded.model.slug, []).append(loaded)
+            for number in (loaded.model.kommunenummer, *loaded.model.former_kommunenummer):
+                if number:
+                    self.by_number.setdefault(number, loaded.model.slug)
+
+    @classmethod
+    def load(cls, root: Path | str) -> RuleBook:
+        """Load every ``*.yaml`` below ``root``; all files' problems are reported together."""
+        loaded: list[LoadedFile] = []
+        problems: list[Problem] = []
+        for path in rule_files(root):
+            try:
+                loaded.append(load_file(path))
+            except RuleFileError as error:
+                problems.extend(error.problems)
+        if problems:
+            raise RuleFileError(problems)
+        return cls(loaded)
+
+    def slug_of(self, key: str) -> str:
+        """Accept a kommunenummer, a slug or ``national``."""
+        key = key.strip()
+        if key in self.by_slug:
+            return key
+        if key in self.by_number:
+            return self.by_number[key]
+        raise UnknownKommune(f"no rule file for kommune '{key}' (give a kommunenummer, a slug or 'national')")
+
+    def kommuner(self) -> list[RuleFile]:
+        """The newest file of every kommune, sorted by kommunenummer."""
+        latest = {
+            slug: max(files, key=lambda f: f.model.valid_from).model
+            for slug, files in self.by_slug.items()
+            if files[0].model.level is Level.KOMMUNE
+        }
+        return sorted(latest.values(), key=lambda m: m.kommunenummer or "")
+
+    def file_on(self, slug: str, on: date) -> LoadedFile:
+        files = self.by_slug.get(slug)
+        if not files:
+            raise UnknownKommune(f"no rule file for '{slug}'")
+        valid = [
+            f for f in files if f.model.valid_from <= on and (f.model.valid_to is None or on <= f.model.valid_to)
+        ]
+        if not valid:
+            spans = ", ".join(f"{f.model.valid_from}..{f.model.valid_to or ''}" for f in files)
+            raise NoRulesInForce(f"no rules for '{slug}' are in force on {on} (files cover {spans})")
+        return valid[0]
+
+    def chain(self, slug: str, on: date) -> list[LoadedFile]:
+        """The files that bind ``slug`` on ``on``, national first."""
+        own = self.file_on(slug, on)
+        level = own.model.level
+        if level is Level.NATIONAL:
+            return [own]
+        chain = [self.file_on(NATIONAL, on)]
+        if level is Level.KOMMUNE and own.model.inherits:
+            chain.append(self.file_on(own.model.inherits, on))
+        chain.append(own)
+        return chain
+
+    def effective(self, key: str, on: date) -> EffectiveRules:
+        slug = self.slug_of(key)
+        chain = self.chain(slug, on)
+        by_label: dict[str, PlacedRule] = {}
+        facts: dict[str, FactDecl] = {}
+        zones: dict[str, ZoneDecl] = {}
+        venues: dict[str, VenueDecl] = {}
+        outlets: dict[str, VenueDecl] = {}
+        seasons: dict[str, SeasonDecl] = {}
+        for loaded in chain:
+            own_labels = {p.id: p for p in placed_rules(loaded) if p.valid_on(on)}
+            by_label.update(own_labels)
+            facts.update(loaded.model.facts)
+            zones.update(loaded.model.zones)
+            venues.update(loaded.model.venues)
+            outlets.update(loaded.model.outlets)
+            seasons.update(loaded.model.seasons)
+        own = chain[-1].model
+        return EffectiveRules(
+            slug=own.slug,
+            name=own.name,
+            kommunenummer=own.kommunenummer,
+            level=own.level,
+            on=on,
+            language=own.language,
+            files=tuple(chain),
+            rules=tuple(sorted(by_label.values(), key=lambda p: p.id)),
+            facts=facts,
+            zones=zones,
+            venues=venues,
+            outlets=outlets,
+            seasons=seasons,
+            silent=tuple(own.silent),
+        )

@@ -1,0 +1,338 @@
+"""``bevilling rules check``: everything wrong with a rule book, as file:line: reason.
+
+Static checks look at each file: sources that resolve, names that are defined, labels
+whose validity periods overlap, national-only kinds in local files. Semantic checks
+evaluate every kommune's effective rules over the calendar of its validity (grouped by
+distinct kinds of day, so a year costs a few dozen evaluations per combination) and
+compare what a case officer would get against the national maxima.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from bevilling.calendar import LAST_YEAR, DayInfo, day_info
+from bevilling.reference import Domain, RuleConflict, chosen_window, decide_window, window_interval
+from bevilling.rules.book import NATIONAL, EffectiveRules, NoRulesInForce, RuleBook, placed_rules
+from bevilling.rules.loader import LoadedFile, Problem, RuleFileError
+from bevilling.rules.model import (
+    ALL_GROUPS,
+    APPLICATION_FLAGS,
+    NATIONAL_ONLY_KINDS,
+    Area,
+    Enforcement,
+    FactType,
+    GebyrRule,
+    Level,
+    LimitRule,
+    PrerequisiteRule,
+    Selector,
+    ServingWindowRule,
+    WindowRule,
+)
+from bevilling.situation import DAY_TAGS, Situation, matches, within
+
+SEGMENT_DAYS = 366
+HORIZON_YEARS = 3
+
+
+def check_path(path: Path | str) -> list[Problem]:
+    try:
+        book = RuleBook.load(path)
+    except RuleFileError as error:
+        return sorted(error.problems, key=lambda p: (p.file, p.line))
+    return check_book(book)
+
+
+def check_book(book: RuleBook) -> list[Problem]:
+    problems: list[Problem] = []
+    for loaded in book.files:
+        problems.extend(_static(loaded, book))
+    problems.extend(_overlapping_files(book))
+    if not problems:
+        for slug, files in sorted(book.by_slug.items()):
+            for loaded in files:
+                problems.extend(_semantic(book, slug, loaded))
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda p: (p.file, p.line, p.reason))
+
+
+# --- static ------------------------------------------------------------------------------
+
+
+def _selectors(rule: object) -> Iterator[tuple[str, Selector]]:
+    for name in ("when", "unless"):
+        selector = getattr(rule, name, None)
+        if isinstance(selector, Selector):
+            yield name, selector
+
+
+def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
+    model = loaded.model
+    here = loaded.path
+
+    def at(*key: str | int) -> int:
+        return loaded.line_of(*key)
+
+    declarations = {
+        "facts": model.facts,
+        "zones": model.zones,
+        "venues": model.venues,
+        "outlets": model.outlets,
+        "seasons": model.seasons,
+    }
+    for section, entries in declarations.items():
+        for key, decl in entries.items():
+            if decl.source.ref not in model.sources:
+                yield Problem(here, at(section, key), f"{section}.{key}: source '{decl.source.ref}' is not in sources")
+    if model.level is Level.KOMMUNE and model.inherits:
+        parents = book.by_slug.get(model.inherits)
+        if not parents or parents[0].model.level is not Level.REGION:
+            yield Problem(here, at("inherits"), f"inherits '{model.inherits}', which is no region file")
+    names = _names_in_chain(loaded, book)
+    seen: dict[str, list[tuple[int, date, date | None]]] = {}
+    years: dict[int, int] = {}
+    for index, rule in enumerate(model.rules):
+        line = loaded.rule_line(index)
+        if rule.source.ref not in model.sources:
+            yield Problem(here, line, f"rule {rule.id}: source '{rule.source.ref}' is not in sources")
+        if rule.kind in NATIONAL_ONLY_KINDS and model.level is not Level.NATIONAL:
+            yield Problem(here, line, f"rule {rule.id}: '{rule.kind}' is national law and cannot be set locally")
+        if isinstance(rule, ServingWindowRule) and rule.closed and model.level is not Level.NATIONAL:
+            yield Problem(
+                here,
+                line,
+                f"rule {rule.id}: a whole day without serving is not allowed; "
+                "serving times may be narrowed, not cut by whole days (alkoholloven § 4-4)",
+            )
+        if isinstance(rule, GebyrRule):
+            if rule.year in years:
+                yield Problem(here, line, f"rule {rule.id}: rates for {rule.year} are already given at line {years[rule.year]}")
+            years[rule.year] = line
+        if isinstance(rule, PrerequisiteRule) and rule.requires not in APPLICATION_FLAGS:
+            known = ", ".join(sorted(APPLICATION_FLAGS))
+            yield Problem(here, line, f"rule {rule.id}: requires '{rule.requires}', not an application flag ({known})")
+        for label in getattr(rule, "overrides", ()):
+            if label not in names.labels:
+                yield Problem(here, line, f"rule {rule.id}: overrides '{label}', which no file in its chain defines")
+        for part, selector in _selectors(rule):
+            for reason in _undefined(selector, names):
+                yield Problem(here, loaded.line_of("rules", index, part), f"rule {rule.id}: {part}: {reason}")
+        start = max(rule.valid_from or model.valid_from, model.valid_from)
+        end = rule.valid_to or model.valid_to
+        for other_line, other_start, other_end in seen.get(rule.id, []):
+            if start <= (other_end or date.max) and other_start <= (end or date.max):
+                yield Problem(
+                    here,
+                    line,
+                    f"rule {rule.id}: validity {start}..{end or ''} overlaps the same label at line {other_line} "
+                    f"({other_start}..{other_end or ''})",
+                )
+        seen.setdefault(rule.id, []).append((line, start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    zones: frozenset[str]
+    venues: frozenset[str]
+    outlets: frozenset[str]
+    seasons: frozenset[str]
+    facts: dict[str, FactType]
+    labels: frozenset[str]
+
+
+def _names_in_chain(loaded: LoadedFile, book: RuleBook) -> _Names:
+    files = [loaded]
+    if loaded.model.level is not Level.NATIONAL:
+        files += book.by_slug.get(NATIONAL, [])
+    if loaded.model.inherits:
+        files += book.by_slug.get(loaded.model.inherits, [])
+    return _Names(
+        zones=frozenset(k for f in files for k in f.model.zones),
+        venues=frozenset(k for f in files for k in f.model.venues),
+        outlets=frozenset(k for f in files for k in f.model.outlets),
+        seasons=frozenset(k for f in files for k in f.model.seasons),
+        facts={k: d.type for f in files for k, d in f.model.facts.items()},
+        labels=frozenset(r.id for f in files for r in f.model.rules),
+    )
+
+
+def _undefined(selector: Selector, names: _Names) -> Iterator[str]:
+    listed = [
+        ("zone", selector.zones, names.zones),
+        ("venue", selector.venues, names.venues),
+        ("outlet", selector.outlets, names.outlets),
+        ("season", selector.seasons, names.seasons),
+        ("named day", selector.days, DAY_TAGS),
+    ]
+    for what, used, defined in listed:
+        for name in used or ():
+            if name not in defined:
+                yield f"{what} '{name}' is not defined"
+    expected = {FactType.BOOL: bool, FactType.INT: int, FactType.TEXT: str}
+    for key, value in (selector.facts or {}).items():
+        if key not in names.facts:
+            yield f"fact '{key}' is not declared (add it under facts: with type and meaning)"
+        elif type(value) is not expected[names.facts[key]]:
+            yield f"fact '{key}' is {names.facts[key].value}, but the rule compares it with {value!r}"
+    for key in selector.application or {}:
+        if key not in APPLICATION_FLAGS:
+            yield f"application flag '{key}' is not known ({', '.join(sorted(APPLICATION_FLAGS))})"
+
+
+def _overlapping_files(book: RuleBook) -> Iterator[Problem]:
+    for slug, files in book.by_slug.items():
+        for a, b in itertools.combinations(sorted(files, key=lambda f: f.model.valid_from), 2):
+            if b.model.valid_from <= (a.model.valid_to or date.max):
+                yield Problem(
+                    b.path,
+                    b.line_of("valid_from"),
+                    f"'{slug}' is valid from {b.model.valid_from}, overlapping {a.path} "
+                    f"({a.model.valid_from}..{a.model.valid_to or ''})",
+                )
+
+
+# --- semantic ----------------------------------------------------------------------------
+
+
+def _segments(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[tuple[date, date]]:
+    """Spans over which the effective rules cannot change, each at most a year long."""
+    model = loaded.model
+    end_of_file = model.valid_to or date(model.valid_from.year + HORIZON_YEARS, 12, 31)
+    end_of_file = min(end_of_file, date(LAST_YEAR, 12, 31))
+    bounds = {model.valid_from, end_of_file + timedelta(days=1)}
+    try:
+        chain = book.chain(slug, model.valid_from)
+    except NoRulesInForce:
+        chain = [loaded]
+    for member in chain:
+        for placed in placed_rules(member):
+            for edge in (placed.valid_from, (placed.valid_to or date.max) + timedelta(days=0)):
+                if model.valid_from < edge <= end_of_file:
+                    bounds.add(edge if edge == placed.valid_from else edge + timedelta(days=1))
+    ordered = sorted(b for b in bounds if b <= end_of_file + timedelta(days=1))
+    for start, stop in itertools.pairwise(ordered):
+        yield start, min(stop - timedelta(days=1), start + timedelta(days=SEGMENT_DAYS - 1))
+
+
+def _day_signatures(rules: EffectiveRules, start: date, end: date) -> dict[tuple[frozenset[str], frozenset[str]], DayInfo]:
+    signatures: dict[tuple[frozenset[str], frozenset[str]], DayInfo] = {}
+    day = start
+    while day <= end:
+        info = day_info(day)
+        seasons = frozenset(k for k, s in rules.seasons.items() if s.contains(day))
+        signatures.setdefault((frozenset(info.tags), seasons), info)
+        day += timedelta(days=1)
+    return signatures
+
+
+def _mentioned(rules: EffectiveRules, kinds: tuple[type[object], ...]) -> tuple[list[Selector], set[str], set[str], set[str]]:
+    selectors = [p.rule.when for p in rules.rules if isinstance(p.rule, kinds)]  # type: ignore[attr-defined]
+    venues = {v for s in selectors for v in s.venues or ()}
+    zones = {z for s in selectors for z in s.zones or ()}
+    outlets = {o for s in selectors for o in s.outlets or ()}
+    return selectors, venues, zones, outlets
+
+
+def _fact_assignments(rules: EffectiveRules, selectors: Iterable[Selector]) -> list[dict[str, object]]:
+    defaults = {k: d.default_value() for k, d in rules.facts.items() if d.default_value() is not None}
+    mentioned: dict[str, set[object]] = {}
+    for selector in selectors:
+        for key, value in (selector.facts or {}).items():
+            mentioned.setdefault(key, set()).add(value)
+    assignments = [defaults]
+    for key, values in mentioned.items():
+        assignments += [{**defaults, key: v} for v in values]
+    if len(mentioned) > 1:
+        assignments.append({**defaults, **{k: next(iter(v)) for k, v in mentioned.items()}})
+    return assignments
+
+
+def situations(rules: EffectiveRules, domain: Domain, day: DayInfo, seasons: frozenset[str]) -> Iterator[Situation]:
+    """Every distinct situation the rules can tell apart on one kind of day."""
+    selectors, venues, zones, outlets = _mentioned(rules, (domain.window_kind, domain.limit_kind))
+    facts = _fact_assignments(rules, selectors)
+    zone_options: list[str | None] = [None, *sorted(zones)]
+    if domain is Domain.SALG:
+        for outlet, group, zone, fact in itertools.product(sorted(outlets or {"butikk"}), ALL_GROUPS, zone_options, facts):
+            yield Situation(day=day, seasons=seasons, group=group, outlet=outlet, zone=zone, facts=fact)  # type: ignore[arg-type]
+        return
+    venue_options = sorted(venues | {"serveringssted"})
+    for venue, group, area, zone, fact in itertools.product(venue_options, ALL_GROUPS, list(Area), zone_options, facts):
+        yield Situation(day=day, seasons=seasons, group=group, area=area, venue=venue, zone=zone, facts=fact)  # type: ignore[arg-type]
+
+
+def _describe(situation: Situation) -> str:
+    assert situation.day is not None
+    parts = [f"{situation.day.date} ({', '.join(sorted(t.value for t in situation.day.tags if len(t.value) > 6)) or 'hverdag'})"]
+    parts += [f"gruppe {situation.group}"]
+    parts += [str(v) for v in (situation.outlet, situation.venue, situation.area, situation.zone) if v is not None]
+    parts += [f"{k}={v}" for k, v in situation.facts.items()]
+    return ", ".join(parts)
+
+
+def _semantic(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[Problem]:
+    for start, end in _segments(book, slug, loaded):
+        try:
+            rules = book.effective(slug, start)
+        except NoRulesInForce:
+            continue
+        for (_, seasons), day in _day_signatures(rules, start, end).items():
+            for domain in Domain:
+                for situation in situations(rules, domain, day, seasons):
+                    yield from _judge(rules, domain, situation, loaded.model.level)
+
+
+def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: Level) -> Iterator[Problem]:
+    try:
+        window = chosen_window(rules, domain, situation)
+    except RuleConflict as conflict:
+        first = rules.by_id(conflict.rule_ids[0])
+        yield Problem(first.origin.file, first.origin.line, f"{conflict} on {_describe(situation)}")
+        return
+    if window is None or window.origin.level is Level.NATIONAL:
+        return
+    assert isinstance(window.rule, WindowRule)
+    interval = window_interval(domain, window.rule)
+    if interval is None:
+        return
+    for placed in rules.rules:
+        limit = placed.rule
+        if not isinstance(limit, domain.limit_kind) or placed.origin.level is not Level.NATIONAL:
+            continue
+        assert isinstance(limit, LimitRule)
+        if limit.enforcement is not Enforcement.REJECT or not within(window.rule.when, limit.when):
+            continue
+        if not matches(limit.when, situation):
+            continue
+        what = "sale" if domain is Domain.SALG else "serving"
+        law = f"{placed.id} ({placed.rule.hjemmel})"
+        if limit.closed:
+            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: allows {what} on a day with none by law: {law}, on {_describe(situation)}")
+        elif limit.not_before and interval.start < domain.minute(limit.not_before):
+            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} from {window.rule.window.from_} is before the national limit {limit.not_before}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
+        elif limit.not_after and interval.end > domain.minute(limit.not_after):
+            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} to {window.rule.window.to} is after the national limit {limit.not_after}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
+    if domain is Domain.SKJENKING and situation.group == 3:
+        yield from _group3_not_later(rules, situation)
+
+
+def _group3_not_later(rules: EffectiveRules, situation: Situation) -> Iterator[Problem]:
+    own = decide_window(rules, Domain.SKJENKING, situation)
+    if own.interval is None:
+        return
+    for group in (1, 2):
+        other = decide_window(rules, Domain.SKJENKING, replace(situation, group=group))
+        if other.interval is not None and own.interval.end > other.interval.end:
+            placed = rules.by_id(own.window_rule or "")
+            yield Problem(
+                placed.origin.file,
+                placed.origin.line,
+                f"rule {placed.id}: gruppe 3 is served later than gruppe {group} "
+                f"(alkoholloven § 4-4: gruppe 3 may not run beyond the other groups), on {_describe(situation)}",
+            )
+            return

@@ -1,0 +1,172 @@
+"""Reading rule files: YAML -> validated models, every problem reported as file:line: reason.
+
+PyYAML silently keeps the last of two equal keys, so we compose the node tree ourselves,
+reject duplicates, and remember the line of every node so that schema errors (and later
+semantic checks) can point at the line a case officer has to fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bevilling.rules.model import RuleFile
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class RuleFileError(Exception):
+    """One or more problems in rule files; ``str()`` gives one ``file:line: reason`` per line."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(slots=True)
+class LoadedFile:
+    path: str
+    model: RuleFile
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, *key: str | int) -> int:
+        """Line of the deepest node along ``key`` that exists (1-based)."""
+        for end in range(len(key), -1, -1):
+            line = self.lines.get(tuple(key[:end]))
+            if line is not None:
+                return line
+        return 1
+
+    def rule_line(self, index: int) -> int:
+        return self.line_of("rules", index)
+
+
+def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise RuleFileError([Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")])
+            key = _scalar(key_node)
+            if key in result:
+                raise RuleFileError(
+                    [
+                        Problem(
+                            file,
+                            key_node.start_mark.line + 1,
+                            f"duplicate key '{key}' (first at line {lines[(*path, key)]})",
+                        )
+                    ]
+                )
+            result[key] = _to_python(value_node, (*path, key), lines, file)
+            # The key's own line, not its value's: that is where a reader looks for it.
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+_UNQUOTED_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # YAML 1.1 reads an unquoted 08:00 as the base-60 integer 480; a case officer means a time.
+    if isinstance(node, yaml.ScalarNode) and node.style is None and _UNQUOTED_CLOCK.match(node.value):
+        return node.value
+    constructor = yaml.SafeLoader("")
+    try:
+        return constructor.construct_object(node, deep=True)
+    finally:
+        constructor.dispose()
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise RuleFileError([Problem(file, line, f"YAML: {error.problem or error}")]) from None
+    except yaml.YAMLError as error:
+        raise RuleFileError([Problem(file, 1, f"YAML: {error}")]) from None
+    if node is None:
+        raise RuleFileError([Problem(file, 1, "the file is empty")])
+    lines: dict[PathKey, int] = {}
+    return _to_python(node, (), lines, file), lines
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
+    """Drop pydantic's union tags from an error location, keeping only real keys."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+            path.append(part)
+        elif isinstance(current, dict) and part == "from_" and "from" in current:
+            current = current["from"]
+            path.append("from")
+    return tuple(path)
+
+
+def _dotted(path: PathKey) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path) or "(top)"
+
+
+def load_file(path: Path | str) -> LoadedFile:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuleFileError([Problem(file, 1, f"cannot read: {error}")]) from None
+    data, lines = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise RuleFileError([Problem(file, 1, "a rule file is a mapping with schema, level, slug, ... rules")])
+    try:
+        model = RuleFile.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            path_key = _data_path(data, item["loc"])
+            message = item["msg"].removeprefix("Value error, ")
+            extra = [str(p) for p in item["loc"][len(path_key):] if not str(p).startswith(("function-", "json-"))]
+            where = _dotted(path_key) + ("." + ".".join(extra) if extra and item["type"] == "missing" else "")
+            line = lines.get(path_key, 1)
+            problems.append(Problem(file, line, f"{where}: {message}"))
+        raise RuleFileError(_unique(problems)) from None
+    return LoadedFile(file, model, lines)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    return [p for p in problems if not (p in seen or seen.add(p))]
+
+
+def rule_files(root: Path | str) -> Iterator[Path]:
+    base = Path(root)
+    if base.is_file():
+        yield base
+        return
+    yield from sorted(p for p in base.rglob("*.yaml") if p.is_file())
