@@ -20,6 +20,7 @@ from bevilling.rules.book import EffectiveRules, PlacedRule
 from bevilling.rules.model import (
     LimitRule,
     MaxGroupRule,
+    RuleBase,
     SalesLimitRule,
     SalesWindowRule,
     ServingLimitRule,
@@ -28,7 +29,7 @@ from bevilling.rules.model import (
     parse_clock,
     serving_minute,
 )
-from bevilling.situation import Situation, matches, specificity
+from bevilling.situation import Situation, matches
 
 _NO_END = 10**6
 
@@ -87,8 +88,7 @@ class WindowOutcome:
 
 
 def rank(placed: PlacedRule) -> tuple[int, int]:
-    when = getattr(placed.rule, "when", None)
-    return placed.origin.level.rank, specificity(when) if when is not None else 0
+    return placed.origin.level.rank, placed.specificity
 
 
 def _value(placed: PlacedRule) -> object:
@@ -113,10 +113,8 @@ def choose(candidates: Sequence[PlacedRule]) -> PlacedRule | None:
     return top[0]
 
 
-def applicable(rules: EffectiveRules, kind: type[object], situation: Situation) -> list[PlacedRule]:
-    return [
-        p for p in rules.rules if isinstance(p.rule, kind) and matches(getattr(p.rule, "when", None), situation)
-    ]
+def applicable(rules: EffectiveRules, kind: type[RuleBase], situation: Situation) -> list[PlacedRule]:
+    return [p for p in rules.of_kind(kind) if matches(getattr(p.rule, "when", None), situation)]
 
 
 def limit_interval(domain: Domain, rule: LimitRule) -> Interval | None:
@@ -138,7 +136,7 @@ def chosen_window(rules: EffectiveRules, domain: Domain, situation: Situation) -
 
 
 def limits(rules: EffectiveRules, domain: Domain, situation: Situation) -> list[PlacedRule]:
-    return sorted(applicable(rules, domain.limit_kind, situation), key=lambda p: p.id)
+    return applicable(rules, domain.limit_kind, situation)
 
 
 def decide_at(rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:

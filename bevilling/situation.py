@@ -72,8 +72,10 @@ def days_within(inner: list[str], outer: list[str]) -> bool:
 
 
 def within(inner: Selector, outer: Selector) -> bool:
-    """Whether ``inner`` picks only situations ``outer`` also picks (dimension by dimension)."""
-    for name in ("groups", "areas", "zones", "venues", "outlets", "licences", "seasons"):
+    """Whether ``inner`` is about ``outer``'s special case: its groups, days, seasons and facts
+    lie inside ``outer``'s. Place dimensions (area, zone, venue, outlet) are left to
+    per-situation matching, since a rule for "every outlet" is also a rule for a shop."""
+    for name in ("groups", "seasons"):
         wanted = getattr(outer, name)
         if wanted is not None:
             have = getattr(inner, name)
@@ -137,10 +139,6 @@ class Situation:
     application: Mapping[str, bool] = field(default_factory=dict)
 
 
-def _member(allowed: list[object] | None, value: object) -> bool:
-    return allowed is None or (value is not None and value in allowed)
-
-
 def matches(selector: Selector | None, situation: Situation) -> bool:
     """A dimension the selector lists must hold a value the situation has; absent = any."""
     if selector is None:
@@ -151,15 +149,17 @@ def matches(selector: Selector | None, situation: Situation) -> bool:
         return False
     if selector.seasons is not None and not situation.seasons.intersection(selector.seasons):
         return False
-    simple: list[tuple[list[object] | None, object]] = [
-        (list(selector.groups) if selector.groups else None, situation.group),
-        (list(selector.areas) if selector.areas else None, situation.area),
-        (list(selector.zones) if selector.zones else None, situation.zone),
-        (list(selector.venues) if selector.venues else None, situation.venue),
-        (list(selector.outlets) if selector.outlets else None, situation.outlet),
-        (list(selector.licences) if selector.licences else None, situation.licence),
-    ]
-    if not all(_member(allowed, value) for allowed, value in simple):
+    if selector.groups is not None and situation.group not in selector.groups:
+        return False
+    if selector.areas is not None and situation.area not in selector.areas:
+        return False
+    if selector.zones is not None and situation.zone not in selector.zones:
+        return False
+    if selector.venues is not None and situation.venue not in selector.venues:
+        return False
+    if selector.outlets is not None and situation.outlet not in selector.outlets:
+        return False
+    if selector.licences is not None and situation.licence not in selector.licences:
         return False
     for key, wanted in (selector.facts or {}).items():
         if situation.facts.get(key) != wanted:

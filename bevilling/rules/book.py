@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bevilling.situation import specificity
 from bevilling.rules.loader import LoadedFile, Problem, RuleFileError, load_file, rule_files
 from bevilling.rules.model import (
     FactDecl,
@@ -62,6 +63,7 @@ class PlacedRule:
     source: SourceDoc
     valid_from: date
     valid_to: date | None
+    specificity: int
 
     @property
     def id(self) -> str:
@@ -88,8 +90,10 @@ def placed_rules(loaded: LoadedFile) -> Iterator[PlacedRule]:
             continue  # reported by the checker; an unresolvable rule never takes part
         start = max(rule.valid_from or model.valid_from, model.valid_from)
         ends = [d for d in (rule.valid_to, model.valid_to) if d is not None]
+        when = getattr(rule, "when", None)
         yield PlacedRule(
             rule=rule,
+            specificity=specificity(when) if when is not None else 0,
             origin=Origin(loaded.path, loaded.rule_line(index), model.level, model.slug),
             source=source,
             valid_from=start,
@@ -116,14 +120,24 @@ class EffectiveRules:
     seasons: dict[str, SeasonDecl] = field(default_factory=dict)
     silent: tuple[str, ...] = ()
 
-    def of_kind(self, rule_type: type[R]) -> list[tuple[R, PlacedRule]]:
-        return [(p.rule, p) for p in self.rules if isinstance(p.rule, rule_type)]
+    @cached_property
+    def _by_kind(self) -> dict[str, tuple[PlacedRule, ...]]:
+        grouped: dict[str, list[PlacedRule]] = {}
+        for placed in self.rules:
+            grouped.setdefault(placed.kind, []).append(placed)
+        return {kind: tuple(rules) for kind, rules in grouped.items()}
+
+    @cached_property
+    def _by_id(self) -> dict[str, PlacedRule]:
+        return {p.id: p for p in self.rules}
+
+    def of_kind(self, rule_type: type[R]) -> tuple[PlacedRule, ...]:
+        """The rules of one kind (a rule class with a ``kind`` literal), sorted by label."""
+        kind = rule_type.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+        return self._by_kind.get(kind, ())
 
     def by_id(self, rule_id: str) -> PlacedRule:
-        for placed in self.rules:
-            if placed.id == rule_id:
-                return placed
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
 
     @cached_property
     def version(self) -> str:

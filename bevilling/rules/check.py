@@ -53,6 +53,7 @@ def check_book(book: RuleBook) -> list[Problem]:
     for loaded in book.files:
         problems.extend(_static(loaded, book))
     problems.extend(_overlapping_files(book))
+    problems.extend(_shared_numbers(book))
     if not problems:
         for slug, files in sorted(book.by_slug.items()):
             for loaded in files:
@@ -196,6 +197,23 @@ def _overlapping_files(book: RuleBook) -> Iterator[Problem]:
                 )
 
 
+def _shared_numbers(book: RuleBook) -> Iterator[Problem]:
+    owner: dict[str, str] = {}
+    for loaded in book.files:
+        model = loaded.model
+        for key, number in [("kommunenummer", model.kommunenummer)] + [
+            ("former_kommunenummer", n) for n in model.former_kommunenummer
+        ]:
+            if number is None:
+                continue
+            if owner.setdefault(number, model.slug) != model.slug:
+                yield Problem(
+                    loaded.path,
+                    loaded.line_of(key),
+                    f"kommunenummer {number} is already claimed by '{owner[number]}'",
+                )
+
+
 # --- semantic ----------------------------------------------------------------------------
 
 
@@ -294,6 +312,8 @@ def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: L
         first = rules.by_id(conflict.rule_ids[0])
         yield Problem(first.origin.file, first.origin.line, f"{conflict} on {_describe(situation)}")
         return
+    if domain is Domain.SKJENKING and situation.group == 3:
+        yield from _group3_not_later(rules, situation)
     if window is None or window.origin.level is Level.NATIONAL:
         return
     assert isinstance(window.rule, WindowRule)
@@ -317,18 +337,23 @@ def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: L
             yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} from {window.rule.window.from_} is before the national limit {limit.not_before}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
         elif limit.not_after and interval.end > domain.minute(limit.not_after):
             yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} to {window.rule.window.to} is after the national limit {limit.not_after}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
-    if domain is Domain.SKJENKING and situation.group == 3:
-        yield from _group3_not_later(rules, situation)
 
 
 def _group3_not_later(rules: EffectiveRules, situation: Situation) -> Iterator[Problem]:
-    own = decide_window(rules, Domain.SKJENKING, situation)
+    try:
+        own = decide_window(rules, Domain.SKJENKING, situation)
+        others = [decide_window(rules, Domain.SKJENKING, replace(situation, group=g)) for g in (1, 2)]
+    except RuleConflict:
+        return  # reported where the conflict itself is judged
     if own.interval is None:
         return
-    for group in (1, 2):
-        other = decide_window(rules, Domain.SKJENKING, replace(situation, group=group))
+    for group, other in zip((1, 2), others, strict=True):
         if other.interval is not None and own.interval.end > other.interval.end:
-            placed = rules.by_id(own.window_rule or "")
+            mine, theirs = rules.by_id(own.window_rule or ""), rules.by_id(other.window_rule or "")
+            local = [p for p in (mine, theirs) if p.origin.level is not Level.NATIONAL]
+            if not local:
+                return
+            placed = local[0]
             yield Problem(
                 placed.origin.file,
                 placed.origin.line,

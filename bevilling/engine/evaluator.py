@@ -1,0 +1,186 @@
+"""The evaluator interface the decisions use, with the engine and the reference behind it.
+
+``EngineEvaluator`` runs the compiled durable-rules rulesets (the production path);
+``ReferenceEvaluator`` reads the rule model directly (the oracle, and the exit path
+should durable-rules become untenable). Both answer with rule ids only; the decision
+modules turn ids into reasons with sources.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from bevilling.engine.compiler import CompiledRuleset, compile_rules, message
+from bevilling.engine.durable_adapter import DurableEngine, EngineError
+from bevilling.reference import (
+    AtOutcome,
+    Domain,
+    Interval,
+    WindowOutcome,
+    applicable,
+    choose,
+    decide_at,
+    decide_window,
+)
+from bevilling.rules.book import EffectiveRules
+from bevilling.rules.model import (
+    ConditionRule,
+    DiscretionRule,
+    HearingRule,
+    LimitRule,
+    MaxGroupRule,
+    PrerequisiteRule,
+    PrikkRule,
+    RefusalRule,
+    WindowRule,
+)
+from bevilling.situation import Situation, matches
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationMatch:
+    """Ids of the application rules that apply to a situation."""
+
+    max_group: str | None
+    refusals: tuple[str, ...]
+    prerequisites: tuple[str, ...]
+    conditions: tuple[str, ...]
+    discretion: tuple[str, ...]
+    hearings: tuple[str, ...]
+
+
+class Evaluator(Protocol):
+    name: str
+
+    def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome: ...
+
+    def window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome: ...
+
+    def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch: ...
+
+    def prikk_rules(self, rules: EffectiveRules, code: str) -> tuple[str, ...]: ...
+
+
+class ReferenceEvaluator:
+    name = "reference"
+
+    def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
+        return decide_at(rules, domain, situation, minute)
+
+    def window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
+        return decide_window(rules, domain, situation)
+
+    def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch:
+        def ids(kind: type[object]) -> tuple[str, ...]:
+            return tuple(sorted(p.id for p in applicable(rules, kind, situation)))
+
+        refusals = tuple(
+            sorted(
+                p.id
+                for p in applicable(rules, RefusalRule, situation)
+                if not (
+                    isinstance(p.rule, RefusalRule) and p.rule.unless and matches(p.rule.unless, situation)
+                )
+            )
+        )
+        chosen = choose(applicable(rules, MaxGroupRule, situation))
+        return ApplicationMatch(
+            max_group=chosen.id if chosen else None,
+            refusals=refusals,
+            prerequisites=ids(PrerequisiteRule),
+            conditions=ids(ConditionRule),
+            discretion=ids(DiscretionRule),
+            hearings=ids(HearingRule),
+        )
+
+    def prikk_rules(self, rules: EffectiveRules, code: str) -> tuple[str, ...]:
+        return tuple(p.id for p in rules.rules if isinstance(p.rule, PrikkRule) and p.rule.code == code)
+
+
+class EngineEvaluator:
+    """Evaluates through durable-rules; rulesets are compiled once per rule version."""
+
+    name = "engine"
+
+    def __init__(self, engine: DurableEngine | None = None) -> None:
+        self._engine = engine or DurableEngine()
+        self._compiled: dict[str, CompiledRuleset] = {}
+        self._lock = threading.Lock()
+
+    def ruleset(self, rules: EffectiveRules) -> CompiledRuleset:
+        key = f"{rules.slug}-{rules.version}"
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(key)
+                if compiled is None:
+                    compiled = compile_rules(rules)
+                    for question, definition in compiled.definitions.items():
+                        if definition:
+                            self._engine.register(compiled.ruleset_name(question), definition)
+                    self._compiled[key] = compiled
+        return compiled
+
+    def _all(self, rules: EffectiveRules, question: str, situation: Situation, code: str = "") -> list[str]:
+        compiled = self.ruleset(rules)
+        if not compiled.definitions[question]:
+            return []
+        sent = message(rules, question, situation, compiled.tested[question], code=code)
+        return self._engine.all(compiled.ruleset_name(question), sent)
+
+    def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
+        compiled = self.ruleset(rules)
+        question = f"at_{domain.value}"
+        sent = message(rules, question, situation, compiled.tested[question], minute=minute)
+        action = self._engine.first(compiled.ruleset_name(question), sent)
+        verdict, _, rule_id = action.partition("|")
+        if verdict not in ("allow", "deny") or not rule_id:
+            raise EngineError(f"ruleset {compiled.name} answered '{action}', which is no hours decision")
+        return AtOutcome(verdict == "allow", rule_id)
+
+    def window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
+        fired = self._all(rules, f"pick_{domain.value}", situation)
+        windows = [a.partition("|")[2] for a in fired if a.startswith("window|")]
+        limits = [a.partition("|")[2] for a in fired if a.startswith("limit|")]
+        if not windows:
+            return WindowOutcome(None, None, ())
+        chosen = rules.by_id(windows[0]).rule
+        assert isinstance(chosen, WindowRule)
+        if chosen.window is None:
+            return WindowOutcome(None, windows[0], ())
+        start, end = domain.minute(chosen.window.from_), domain.minute(chosen.window.to)
+        cut_by: list[str] = []
+        for limit_id in sorted(limits):
+            limit = rules.by_id(limit_id).rule
+            assert isinstance(limit, LimitRule)
+            new_start = max(start, domain.minute(limit.not_before)) if limit.not_before else start
+            new_end = min(end, domain.minute(limit.not_after)) if limit.not_after else end
+            if limit.closed or new_start >= new_end:
+                cut_by.append(limit_id)
+                return WindowOutcome(None, windows[0], tuple(cut_by))
+            if (new_start, new_end) != (start, end):
+                cut_by.append(limit_id)
+                start, end = new_start, new_end
+        return WindowOutcome(Interval(start, end), windows[0], tuple(cut_by))
+
+    def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch:
+        fired = self._all(rules, "soknad", situation)
+
+        def ids(verdict: str) -> tuple[str, ...]:
+            return tuple(sorted(a.partition("|")[2] for a in fired if a.startswith(verdict + "|")))
+
+        max_groups = [a.partition("|")[2] for a in fired if a.startswith("max_group|")]
+        return ApplicationMatch(
+            max_group=max_groups[0] if max_groups else None,
+            refusals=ids("refuse"),
+            prerequisites=ids("requires"),
+            conditions=ids("condition"),
+            discretion=ids("discretion"),
+            hearings=ids("hearing"),
+        )
+
+    def prikk_rules(self, rules: EffectiveRules, code: str) -> tuple[str, ...]:
+        fired = self._all(rules, "prikk", Situation(), code=code)
+        return tuple(a.partition("|")[2] for a in fired if a.startswith("points|"))
