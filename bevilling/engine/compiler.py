@@ -42,6 +42,7 @@ from bevilling.rules.model import (
     RefusalRule,
     Selector,
     WindowRule,
+    selector_of,
 )
 from bevilling.situation import Situation
 
@@ -153,8 +154,8 @@ def rank_key(placed: PlacedRule) -> tuple[int, int, str]:
 
 def _applies(placed: PlacedRule, overriders: dict[str, list[PlacedRule]]) -> Condition:
     """The rule's selector, minus situations where a rule that overrides it applies too."""
-    own = selector_condition(getattr(placed.rule, "when", None))
-    blockers = [negate(selector_condition(o.rule.when)) for o in overriders.get(placed.id, [])]  # type: ignore[attr-defined]
+    own = selector_condition(selector_of(placed.rule))
+    blockers = [negate(selector_condition(selector_of(o.rule))) for o in overriders.get(placed.id, [])]
     return _all_of([own, *blockers])
 
 
@@ -176,7 +177,7 @@ class CompiledRuleset:
 
 
 def tested_keys(condition: Condition) -> set[str]:
-    (operator, operand), = condition.items()
+    ((operator, operand),) = condition.items()
     if operator in ("$and", "$or"):
         return set().union(*(tested_keys(c) for c in operand))
     if operator.startswith("$"):
@@ -240,7 +241,7 @@ def compile_rules(rules: EffectiveRules) -> CompiledRuleset:
         for placed in windows:
             builder.add(pick, _applies(placed, overriders), f"window|{placed.id}")
         for placed in limits:
-            builder.add(pick, selector_condition(placed.rule.when), f"limit|{placed.id}")  # type: ignore[attr-defined]
+            builder.add(pick, selector_condition(selector_of(placed.rule)), f"limit|{placed.id}")
 
     max_groups = sorted((p for p in rules.rules if isinstance(p.rule, MaxGroupRule)), key=rank_key)
     for placed in max_groups:
@@ -264,9 +265,7 @@ def compile_rules(rules: EffectiveRules) -> CompiledRuleset:
             builder.add("prikk", {"code": rule.code}, f"points|{placed.id}")
 
     tested = {
-        question: frozenset(
-            key for rule in definition.values() for key in tested_keys(rule["all"][0]["m"])
-        )
+        question: frozenset(key for rule in definition.values() for key in tested_keys(rule["all"][0]["m"]))
         for question, definition in builder.rules.items()
     }
     return CompiledRuleset(f"{rules.slug}-{rules.version}", builder.rules, tested)

@@ -34,6 +34,7 @@ from bevilling.rules.model import (
     PrerequisiteRule,
     PrikkRule,
     RefusalRule,
+    RuleBase,
     WindowRule,
 )
 from bevilling.situation import Situation, matches
@@ -73,7 +74,7 @@ class ReferenceEvaluator:
         return decide_window(rules, domain, situation)
 
     def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch:
-        def ids(kind: type[object]) -> tuple[str, ...]:
+        def ids(kind: type[RuleBase]) -> tuple[str, ...]:
             return tuple(sorted(p.id for p in applicable(rules, kind, situation)))
 
         refusals = tuple(

@@ -17,7 +17,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bevilling.situation import specificity
 from bevilling.rules.loader import LoadedFile, Problem, RuleFileError, load_file, rule_files
 from bevilling.rules.model import (
     FactDecl,
@@ -30,6 +29,7 @@ from bevilling.rules.model import (
     VenueDecl,
     ZoneDecl,
 )
+from bevilling.situation import specificity
 
 NATIONAL = "national"
 R = TypeVar("R", bound=RuleBase)
@@ -146,8 +146,12 @@ class EffectiveRules:
             "slug": self.slug,
             "rules": sorted(
                 json.dumps(
-                    [p.rule.model_dump(mode="json", by_alias=True), p.source.model_dump(mode="json"),
-                     str(p.valid_from), str(p.valid_to)],
+                    [
+                        p.rule.model_dump(mode="json", by_alias=True),
+                        p.source.model_dump(mode="json"),
+                        str(p.valid_from),
+                        str(p.valid_to),
+                    ],
                     sort_keys=True,
                     ensure_ascii=False,
                 )
@@ -213,7 +217,9 @@ class RuleBook:
         if not files:
             raise UnknownKommune(f"no rule file for '{slug}'")
         valid = [
-            f for f in files if f.model.valid_from <= on and (f.model.valid_to is None or on <= f.model.valid_to)
+            f
+            for f in files
+            if f.model.valid_from <= on and (f.model.valid_to is None or on <= f.model.valid_to)
         ]
         if not valid:
             spans = ", ".join(f"{f.model.valid_from}..{f.model.valid_to or ''}" for f in files)

@@ -10,7 +10,7 @@ compare what a case officer would get against the national maxima.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,14 +25,20 @@ from bevilling.rules.model import (
     NATIONAL_ONLY_KINDS,
     Area,
     Enforcement,
+    FactDecl,
     FactType,
+    FactValue,
     GebyrRule,
     Level,
     LimitRule,
     PrerequisiteRule,
+    SeasonDecl,
     Selector,
     ServingWindowRule,
+    VenueDecl,
     WindowRule,
+    ZoneDecl,
+    selector_of,
 )
 from bevilling.situation import DAY_TAGS, Situation, matches, within
 
@@ -79,7 +85,7 @@ def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
     def at(*key: str | int) -> int:
         return loaded.line_of(*key)
 
-    declarations = {
+    declarations: dict[str, Mapping[str, FactDecl | ZoneDecl | VenueDecl | SeasonDecl]] = {
         "facts": model.facts,
         "zones": model.zones,
         "venues": model.venues,
@@ -89,7 +95,9 @@ def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
     for section, entries in declarations.items():
         for key, decl in entries.items():
             if decl.source.ref not in model.sources:
-                yield Problem(here, at(section, key), f"{section}.{key}: source '{decl.source.ref}' is not in sources")
+                yield Problem(
+                    here, at(section, key), f"{section}.{key}: source '{decl.source.ref}' is not in sources"
+                )
     if model.level is Level.KOMMUNE and model.inherits:
         parents = book.by_slug.get(model.inherits)
         if not parents or parents[0].model.level is not Level.REGION:
@@ -102,7 +110,9 @@ def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
         if rule.source.ref not in model.sources:
             yield Problem(here, line, f"rule {rule.id}: source '{rule.source.ref}' is not in sources")
         if rule.kind in NATIONAL_ONLY_KINDS and model.level is not Level.NATIONAL:
-            yield Problem(here, line, f"rule {rule.id}: '{rule.kind}' is national law and cannot be set locally")
+            yield Problem(
+                here, line, f"rule {rule.id}: '{rule.kind}' is national law and cannot be set locally"
+            )
         if isinstance(rule, ServingWindowRule) and rule.closed and model.level is not Level.NATIONAL:
             yield Problem(
                 here,
@@ -112,14 +122,22 @@ def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
             )
         if isinstance(rule, GebyrRule):
             if rule.year in years:
-                yield Problem(here, line, f"rule {rule.id}: rates for {rule.year} are already given at line {years[rule.year]}")
+                yield Problem(
+                    here,
+                    line,
+                    f"rule {rule.id}: rates for {rule.year} are already given at line {years[rule.year]}",
+                )
             years[rule.year] = line
         if isinstance(rule, PrerequisiteRule) and rule.requires not in APPLICATION_FLAGS:
             known = ", ".join(sorted(APPLICATION_FLAGS))
-            yield Problem(here, line, f"rule {rule.id}: requires '{rule.requires}', not an application flag ({known})")
+            yield Problem(
+                here, line, f"rule {rule.id}: requires '{rule.requires}', not an application flag ({known})"
+            )
         for label in getattr(rule, "overrides", ()):
             if label not in names.labels:
-                yield Problem(here, line, f"rule {rule.id}: overrides '{label}', which no file in its chain defines")
+                yield Problem(
+                    here, line, f"rule {rule.id}: overrides '{label}', which no file in its chain defines"
+                )
         for part, selector in _selectors(rule):
             for reason in _undefined(selector, names):
                 yield Problem(here, loaded.line_of("rules", index, part), f"rule {rule.id}: {part}: {reason}")
@@ -237,7 +255,9 @@ def _segments(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[tuple[d
         yield start, min(stop - timedelta(days=1), start + timedelta(days=SEGMENT_DAYS - 1))
 
 
-def _day_signatures(rules: EffectiveRules, start: date, end: date) -> dict[tuple[frozenset[str], frozenset[str]], DayInfo]:
+def _day_signatures(
+    rules: EffectiveRules, start: date, end: date
+) -> dict[tuple[frozenset[str], frozenset[str]], DayInfo]:
     signatures: dict[tuple[frozenset[str], frozenset[str]], DayInfo] = {}
     day = start
     while day <= end:
@@ -248,17 +268,23 @@ def _day_signatures(rules: EffectiveRules, start: date, end: date) -> dict[tuple
     return signatures
 
 
-def _mentioned(rules: EffectiveRules, kinds: tuple[type[object], ...]) -> tuple[list[Selector], set[str], set[str], set[str]]:
-    selectors = [p.rule.when for p in rules.rules if isinstance(p.rule, kinds)]  # type: ignore[attr-defined]
+def _mentioned(
+    rules: EffectiveRules, kinds: tuple[type[object], ...]
+) -> tuple[list[Selector], set[str], set[str], set[str]]:
+    selectors = [
+        s for p in rules.rules if isinstance(p.rule, kinds) and (s := selector_of(p.rule)) is not None
+    ]
     venues = {v for s in selectors for v in s.venues or ()}
     zones = {z for s in selectors for z in s.zones or ()}
     outlets = {o for s in selectors for o in s.outlets or ()}
     return selectors, venues, zones, outlets
 
 
-def _fact_assignments(rules: EffectiveRules, selectors: Iterable[Selector]) -> list[dict[str, object]]:
-    defaults = {k: d.default_value() for k, d in rules.facts.items() if d.default_value() is not None}
-    mentioned: dict[str, set[object]] = {}
+def _fact_assignments(rules: EffectiveRules, selectors: Iterable[Selector]) -> list[dict[str, FactValue]]:
+    defaults: dict[str, FactValue] = {
+        k: v for k, d in rules.facts.items() if (v := d.default_value()) is not None
+    }
+    mentioned: dict[str, set[FactValue]] = {}
     for selector in selectors:
         for key, value in (selector.facts or {}).items():
             mentioned.setdefault(key, set()).add(value)
@@ -270,25 +296,35 @@ def _fact_assignments(rules: EffectiveRules, selectors: Iterable[Selector]) -> l
     return assignments
 
 
-def situations(rules: EffectiveRules, domain: Domain, day: DayInfo, seasons: frozenset[str]) -> Iterator[Situation]:
+def situations(
+    rules: EffectiveRules, domain: Domain, day: DayInfo, seasons: frozenset[str]
+) -> Iterator[Situation]:
     """Every distinct situation the rules can tell apart on one kind of day."""
     selectors, venues, zones, outlets = _mentioned(rules, (domain.window_kind, domain.limit_kind))
     facts = _fact_assignments(rules, selectors)
     zone_options: list[str | None] = [None, *sorted(zones)]
     if domain is Domain.SALG:
-        for outlet, group, zone, fact in itertools.product(sorted(outlets or {"butikk"}), ALL_GROUPS, zone_options, facts):
-            yield Situation(day=day, seasons=seasons, group=group, outlet=outlet, zone=zone, facts=fact)  # type: ignore[arg-type]
+        for outlet, group, zone, fact in itertools.product(
+            sorted(outlets or {"butikk"}), ALL_GROUPS, zone_options, facts
+        ):
+            yield Situation(day=day, seasons=seasons, group=group, outlet=outlet, zone=zone, facts=fact)
         return
     venue_options = sorted(venues | {"serveringssted"})
-    for venue, group, area, zone, fact in itertools.product(venue_options, ALL_GROUPS, list(Area), zone_options, facts):
-        yield Situation(day=day, seasons=seasons, group=group, area=area, venue=venue, zone=zone, facts=fact)  # type: ignore[arg-type]
+    for venue, group, area, zone, fact in itertools.product(
+        venue_options, ALL_GROUPS, list(Area), zone_options, facts
+    ):
+        yield Situation(day=day, seasons=seasons, group=group, area=area, venue=venue, zone=zone, facts=fact)
 
 
 def _describe(situation: Situation) -> str:
     assert situation.day is not None
-    parts = [f"{situation.day.date} ({', '.join(sorted(t.value for t in situation.day.tags if len(t.value) > 6)) or 'hverdag'})"]
+    parts = [
+        f"{situation.day.date} ({', '.join(sorted(t.value for t in situation.day.tags if len(t.value) > 6)) or 'hverdag'})"
+    ]
     parts += [f"gruppe {situation.group}"]
-    parts += [str(v) for v in (situation.outlet, situation.venue, situation.area, situation.zone) if v is not None]
+    parts += [
+        str(v) for v in (situation.outlet, situation.venue, situation.area, situation.zone) if v is not None
+    ]
     parts += [f"{k}={v}" for k, v in situation.facts.items()]
     return ", ".join(parts)
 
@@ -318,8 +354,9 @@ def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: L
         return
     assert isinstance(window.rule, WindowRule)
     interval = window_interval(domain, window.rule)
-    if interval is None:
+    if interval is None or window.rule.window is None:
         return
+    shown = window.rule.window
     for placed in rules.rules:
         limit = placed.rule
         if not isinstance(limit, domain.limit_kind) or placed.origin.level is not Level.NATIONAL:
@@ -332,11 +369,23 @@ def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: L
         what = "sale" if domain is Domain.SALG else "serving"
         law = f"{placed.id} ({placed.rule.hjemmel})"
         if limit.closed:
-            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: allows {what} on a day with none by law: {law}, on {_describe(situation)}")
+            yield Problem(
+                window.origin.file,
+                window.origin.line,
+                f"rule {window.id}: allows {what} on a day with none by law: {law}, on {_describe(situation)}",
+            )
         elif limit.not_before and interval.start < domain.minute(limit.not_before):
-            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} from {window.rule.window.from_} is before the national limit {limit.not_before}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
+            yield Problem(
+                window.origin.file,
+                window.origin.line,
+                f"rule {window.id}: {what} from {shown.from_} is before the national limit {limit.not_before}: {law}, on {_describe(situation)}",
+            )
         elif limit.not_after and interval.end > domain.minute(limit.not_after):
-            yield Problem(window.origin.file, window.origin.line, f"rule {window.id}: {what} to {window.rule.window.to} is after the national limit {limit.not_after}: {law}, on {_describe(situation)}")  # type: ignore[union-attr]
+            yield Problem(
+                window.origin.file,
+                window.origin.line,
+                f"rule {window.id}: {what} to {shown.to} is after the national limit {limit.not_after}: {law}, on {_describe(situation)}",
+            )
 
 
 def _group3_not_later(rules: EffectiveRules, situation: Situation) -> Iterator[Problem]:

@@ -8,7 +8,6 @@ semantic checks) can point at the line a case officer has to fix.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +63,13 @@ def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise RuleFileError([Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")])
+                raise RuleFileError(
+                    [Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")]
+                )
             key = _scalar(key_node)
+            if isinstance(key, bool):
+                # YAML 1.1 reads the keys on/off/yes/no as booleans; as a key they are words.
+                key = key_node.value
             if key in result:
                 raise RuleFileError(
                     [
@@ -114,20 +118,21 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
     return _to_python(node, (), lines, file), lines
 
 
+def _has(container: Any, key: str | int) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container)
+
+
 def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     """Drop pydantic's union tags from an error location, keeping only real keys."""
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            current = current[part]
-            path.append(part)
-        elif isinstance(current, dict) and part == "from_" and "from" in current:
-            current = current["from"]
-            path.append("from")
+        key = "from" if part == "from_" else part
+        if _has(current, key):
+            current = current[key]
+            path.append(key)
     return tuple(path)
 
 
@@ -143,7 +148,9 @@ def load_file(path: Path | str) -> LoadedFile:
         raise RuleFileError([Problem(file, 1, f"cannot read: {error}")]) from None
     data, lines = parse_yaml(text, file)
     if not isinstance(data, dict):
-        raise RuleFileError([Problem(file, 1, "a rule file is a mapping with schema, level, slug, ... rules")])
+        raise RuleFileError(
+            [Problem(file, 1, "a rule file is a mapping with schema, level, slug, ... rules")]
+        )
     try:
         model = RuleFile.model_validate(data)
     except ValidationError as error:
@@ -151,7 +158,9 @@ def load_file(path: Path | str) -> LoadedFile:
         for item in error.errors():
             path_key = _data_path(data, item["loc"])
             message = item["msg"].removeprefix("Value error, ")
-            extra = [str(p) for p in item["loc"][len(path_key):] if not str(p).startswith(("function-", "json-"))]
+            extra = [
+                str(p) for p in item["loc"][len(path_key) :] if not str(p).startswith(("function-", "json-"))
+            ]
             where = _dotted(path_key) + ("." + ".".join(extra) if extra and item["type"] == "missing" else "")
             line = lines.get(path_key, 1)
             problems.append(Problem(file, line, f"{where}: {message}"))
@@ -160,8 +169,7 @@ def load_file(path: Path | str) -> LoadedFile:
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
-    seen: set[Problem] = set()
-    return [p for p in problems if not (p in seen or seen.add(p))]
+    return list(dict.fromkeys(problems))
 
 
 def rule_files(root: Path | str) -> Iterator[Path]:

@@ -294,7 +294,9 @@ class WindowRule(RuleBase):
     when: Selector = Field(default_factory=Selector)
     window: Window | None = None
     closed: bool = False
-    overrides: list[str] = Field(default_factory=list, description="labels this rule wins over when both apply")
+    overrides: list[str] = Field(
+        default_factory=list, description="labels this rule wins over when both apply"
+    )
 
     @model_validator(mode="after")
     def _window_or_closed(self) -> WindowRule:
@@ -323,7 +325,9 @@ class ServingWindowRule(WindowRule):
     @model_validator(mode="after")
     def _ordered(self) -> ServingWindowRule:
         if self.window is not None and serving_minute(self.window.to) <= serving_minute(self.window.from_):
-            raise ValueError("a serving window must end after it starts (times before 06:00 are the next night)")
+            raise ValueError(
+                "a serving window must end after it starts (times before 06:00 are the next night)"
+            )
         return self
 
 
@@ -463,7 +467,9 @@ class GebyrRule(RuleBase):
     @model_validator(mode="after")
     def _one_year(self) -> GebyrRule:
         if self.valid_from != date(self.year, 1, 1) or self.valid_to != date(self.year, 12, 31):
-            raise ValueError(f"a gebyrsats is valid for exactly its year: {self.year}-01-01 to {self.year}-12-31")
+            raise ValueError(
+                f"a gebyrsats is valid for exactly its year: {self.year}-01-01 to {self.year}-12-31"
+            )
         return self
 
 
@@ -495,6 +501,13 @@ Rule = Annotated[
     | BevillingsperiodeRule,
     Field(discriminator="kind"),
 ]
+
+
+def selector_of(rule: RuleBase) -> Selector | None:
+    """The ``when`` of a rule kind that has one (limits, windows, application rules)."""
+    when = getattr(rule, "when", None)
+    return when if isinstance(when, Selector) else None
+
 
 APPLICATION_FLAGS = frozenset(
     {"serveringsbevilling", "delimited_area", "uklanderlig_vandel", "styrer_og_stedfortreder"}

@@ -1,0 +1,30 @@
+"""Shared dependencies: the rule book and the evaluator, loaded once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends
+
+from api.settings import Settings, get_settings
+from bevilling.engine.evaluator import EngineEvaluator
+from bevilling.rules.book import RuleBook
+
+
+@lru_cache(maxsize=1)
+def _book(path: str) -> RuleBook:
+    return RuleBook.load(path)
+
+
+def get_book(settings: Annotated[Settings, Depends(get_settings)]) -> RuleBook:
+    return _book(str(settings.rules_path))
+
+
+@lru_cache(maxsize=1)
+def get_evaluator() -> EngineEvaluator:
+    return EngineEvaluator()
+
+
+BookDep = Annotated[RuleBook, Depends(get_book)]
+EvaluatorDep = Annotated[EngineEvaluator, Depends(get_evaluator)]

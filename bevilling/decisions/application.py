@@ -1,0 +1,288 @@
+"""Søknad om bevilling: what can be granted, what must be refused, and what the officer weighs.
+
+The engine proposes; the case officer decides. Everything the law leaves to the kommune's
+free discretion (alkoholloven § 1-7a) is listed as a point to weigh, never decided here.
+Binding grounds (vandel § 1-7b, styrer § 1-7c, the kommune's refusal grounds and highest
+group per venue) are applied; prerequisites the application does not document are
+listed for the officer to obtain rather than assumed either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from bevilling.calendar import day_info
+from bevilling.decisions.common import (
+    DecisionError,
+    Frozen,
+    Reason,
+    RulesetRef,
+    checked_facts,
+    reason,
+    rules_for,
+    ruleset_ref,
+)
+from bevilling.decisions.hours import UnknownName, WindowAnswer, sales_window, serving_window
+from bevilling.engine.evaluator import Evaluator
+from bevilling.rules.book import EffectiveRules, RuleBook
+from bevilling.rules.model import (
+    Area,
+    ConditionKind,
+    ConditionRule,
+    FactValue,
+    HearingBody,
+    HearingRule,
+    Licence,
+    MaxGroupRule,
+    PrerequisiteRule,
+)
+from bevilling.situation import EventFacts, Situation
+
+
+class Event(Frozen):
+    under_18: bool = False
+    age_limit_18: bool = False
+    sports: bool = False
+    family: bool = False
+    named: str | None = None
+
+
+class Application(Frozen):
+    """A søknad as the assessment needs it. Flags left out are 'not documented'."""
+
+    kommune: str
+    licence: Licence
+    venue: str = Field(description="venue category; for salg the outlet kind (butikk, gardsutsalg...)")
+    groups: list[Literal[1, 2, 3]] = Field(min_length=1)
+    areas: list[Area] = Field(default_factory=lambda: [Area.INNE], min_length=1)
+    decided_on: date
+    zone: str | None = None
+    serveringsbevilling: bool | None = None
+    delimited_area: bool | None = None
+    uklanderlig_vandel: bool | None = None
+    styrer_og_stedfortreder: bool | None = None
+    event: Event | None = None
+    facts: dict[str, FactValue] = Field(default_factory=dict)
+
+
+class Outcome(StrEnum):
+    INNVILGES = "innvilges"
+    INNVILGES_DELVIS = "innvilges_delvis"
+    AVSLAS = "avslas"
+
+
+class ProposedCondition(Frozen):
+    condition: ConditionKind
+    text: str
+    discretionary: bool
+    from_: str | None = None
+    to: str | None = None
+    age: int | None = None
+    reason: Reason
+
+
+class Hearing(Frozen):
+    body: HearingBody
+    required: bool
+    reason: Reason
+
+
+class Assessment(Frozen):
+    outcome: Outcome
+    licence: Licence
+    granted_groups: list[int]
+    granted_areas: list[Area]
+    max_group: int | None
+    refusals: list[Reason]
+    to_document: list[Reason]
+    conditions: list[ProposedCondition]
+    hearings: list[Hearing]
+    discretion: list[Reason]
+    hours: list[WindowAnswer]
+    reasons: list[Reason]
+    ruleset: RulesetRef
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.INNVILGES
+
+
+def _situation(rules: EffectiveRules, application: Application, area: Area) -> Situation:
+    salg = application.licence is Licence.SALG
+    names = rules.outlets if salg else rules.venues
+    if application.venue not in names:
+        kind = "outlet" if salg else "venue"
+        raise UnknownName(
+            f"{kind} '{application.venue}' is not defined ({', '.join(sorted(names))})", field="venue"
+        )
+    if application.zone is not None and application.zone not in rules.zones:
+        raise UnknownName(f"zone '{application.zone}' is not defined for {rules.name}", field="zone")
+    flags = {
+        name: value
+        for name in ("serveringsbevilling", "delimited_area", "uklanderlig_vandel", "styrer_og_stedfortreder")
+        if (value := getattr(application, name)) is not None
+    }
+    event = application.event
+    return Situation(
+        day=day_info(application.decided_on),
+        seasons=frozenset(k for k, s in rules.seasons.items() if s.contains(application.decided_on)),
+        area=area,
+        zone=application.zone,
+        venue=None if salg else application.venue,
+        outlet=application.venue if salg else None,
+        licence=application.licence,
+        facts=checked_facts(rules, application.facts),
+        event=EventFacts(**event.model_dump()) if event is not None else None,
+        application=flags,
+    )
+
+
+def assess(book: RuleBook, evaluator: Evaluator, application: Application) -> Assessment:
+    rules = rules_for(book, application.kommune, application.decided_on)
+    if application.licence is Licence.SALG and Area.UTE in application.areas:
+        raise DecisionError("a salgsbevilling has no uteservering area", field="areas")
+    refusals: dict[str, Reason] = {}
+    to_document: dict[str, Reason] = {}
+    conditions: dict[str, ProposedCondition] = {}
+    hearings: dict[str, Hearing] = {}
+    discretion: dict[str, Reason] = {}
+    refused_areas: set[Area] = set()
+    max_group: int | None = None
+    max_reason: Reason | None = None
+
+    for area in application.areas:
+        match = evaluator.application(rules, _situation(rules, application, area))
+        area_refused = False
+        for rule_id in match.refusals:
+            refusals.setdefault(rule_id, reason(rules.by_id(rule_id)))
+            area_refused = True
+        for rule_id in match.prerequisites:
+            placed = rules.by_id(rule_id)
+            assert isinstance(placed.rule, PrerequisiteRule)
+            given = getattr(application, placed.rule.requires, None)
+            if given is False:
+                refusals.setdefault(rule_id, reason(placed, placed.rule.reason))
+                area_refused = True
+            elif given is None:
+                to_document.setdefault(rule_id, reason(placed, placed.rule.reason))
+        if area_refused:
+            refused_areas.add(area)
+        for rule_id in match.conditions:
+            placed = rules.by_id(rule_id)
+            rule = placed.rule
+            assert isinstance(rule, ConditionRule)
+            conditions.setdefault(
+                rule_id,
+                ProposedCondition(
+                    condition=rule.condition,
+                    text=rule.text,
+                    discretionary=rule.discretionary,
+                    from_=rule.from_,
+                    to=rule.to,
+                    age=rule.age,
+                    reason=reason(placed),
+                ),
+            )
+        for rule_id in match.hearings:
+            placed = rules.by_id(rule_id)
+            assert isinstance(placed.rule, HearingRule)
+            hearings.setdefault(
+                rule_id, Hearing(body=placed.rule.body, required=placed.rule.required, reason=reason(placed))
+            )
+        for rule_id in match.discretion:
+            discretion.setdefault(rule_id, reason(rules.by_id(rule_id)))
+        if match.max_group is not None:
+            placed = rules.by_id(match.max_group)
+            assert isinstance(placed.rule, MaxGroupRule)
+            if max_group is None or placed.rule.max_group < max_group:
+                max_group, max_reason = placed.rule.max_group, reason(placed)
+
+    granted_areas = [a for a in application.areas if a not in refused_areas]
+    granted_groups = sorted(g for g in application.groups if max_group is not None and g <= max_group)
+    reasons = list(refusals.values())
+    if len(granted_groups) < len(application.groups) and max_reason is not None:
+        reasons.append(max_reason)
+        refusals.setdefault(max_reason.rule_id, max_reason)
+    if not granted_areas or not granted_groups:
+        outcome = Outcome.AVSLAS
+    elif len(granted_areas) < len(application.areas) or len(granted_groups) < len(application.groups):
+        outcome = Outcome.INNVILGES_DELVIS
+    else:
+        outcome = Outcome.INNVILGES
+    hours = (
+        _hours(book, evaluator, application, granted_areas, granted_groups)
+        if outcome is not Outcome.AVSLAS
+        else []
+    )
+    return Assessment(
+        outcome=outcome,
+        licence=application.licence,
+        granted_groups=granted_groups if outcome is not Outcome.AVSLAS else [],
+        granted_areas=granted_areas if outcome is not Outcome.AVSLAS else [],
+        max_group=max_group,
+        refusals=list(refusals.values()),
+        to_document=list(to_document.values()),
+        conditions=list(conditions.values()),
+        hearings=list(hearings.values()),
+        discretion=list(discretion.values()),
+        hours=hours,
+        reasons=reasons,
+        ruleset=ruleset_ref(rules, evaluator.name),
+    )
+
+
+def _hours(
+    book: RuleBook, evaluator: Evaluator, application: Application, areas: list[Area], groups: Sequence[int]
+) -> list[WindowAnswer]:
+    """The windows the grant would carry on the decision date (the officer sees real times)."""
+    day = application.decided_on
+    if application.licence is Licence.SALG:
+        return [
+            sales_window(book, evaluator, application.kommune, day, group=g, outlet=application.venue)
+            for g in groups
+        ]
+    return [
+        serving_window(
+            book,
+            evaluator,
+            application.kommune,
+            day,
+            group=g,
+            area=a,
+            venue=application.venue,
+            zone=application.zone,
+            facts=application.facts,
+        )
+        for a in areas
+        for g in groups
+    ]
+
+
+def max_group(
+    book: RuleBook, evaluator: Evaluator, kommune: str, venue: str, licence: Licence, on: date
+) -> int | None:
+    """The highest group a licence for this kind of venue can cover; ``None`` when the
+    kommune's rules refuse the venue outright (a refusal that no event or flag lifts)."""
+    rules = rules_for(book, kommune, on)
+    application = Application(kommune=kommune, licence=licence, venue=venue, groups=[1], decided_on=on)
+    match = evaluator.application(rules, _situation(rules, application, Area.INNE))
+    for rule_id in match.refusals:
+        rule = rules.by_id(rule_id).rule
+        when = getattr(rule, "when", None)
+        unconditional = (
+            getattr(rule, "unless", None) is None
+            and when is not None
+            and not (when.event or when.facts or when.application or when.areas or when.days or when.seasons)
+        )
+        if unconditional:
+            return None
+    if match.max_group is None:
+        return None
+    chosen = rules.by_id(match.max_group).rule
+    assert isinstance(chosen, MaxGroupRule)
+    return chosen.max_group

@@ -1,0 +1,112 @@
+"""Omsetningsgebyr: alkoholforskriften kapittel 6.
+
+§ 6-1: the fee is fixed per calendar year and bevilling from the expected volume (for a
+new bevilling, the volume stated in the application; the same calculation is an
+estimate). § 6-2: kroner per vareliter per alcohol group, at least the year's minimum.
+A year whose rates the national rule file does not hold is an error, never a guess.
+Amounts are rounded to whole kroner, half up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from bevilling.decisions.common import (
+    DecisionError,
+    Frozen,
+    RatesMissing,
+    Reason,
+    RulesetRef,
+    reason,
+    rules_for,
+    ruleset_ref,
+)
+from bevilling.rules.book import RuleBook
+from bevilling.rules.model import GebyrRule, Licence
+
+
+class GebyrLine(Frozen):
+    group: int
+    litres: Decimal
+    rate: Decimal
+    amount: Decimal
+
+
+class GebyrDecision(Frozen):
+    year: int
+    licence: Licence
+    lines: list[GebyrLine]
+    by_volume: Decimal
+    minimum: Decimal
+    amount: int
+    estimate: bool
+    rates_status: str
+    reasons: list[Reason]
+    ruleset: RulesetRef
+
+
+def known_years(book: RuleBook) -> list[int]:
+    national = book.by_slug.get("national", [])
+    return sorted({r.year for f in national for r in f.model.rules if isinstance(r, GebyrRule)})
+
+
+def omsetningsgebyr(
+    book: RuleBook,
+    year: int,
+    licence: Licence,
+    litres: Mapping[int, Decimal | int],
+    *,
+    estimate: bool = False,
+    evaluator_name: str = "python",
+) -> GebyrDecision:
+    if licence not in (Licence.SALG, Licence.SKJENKING):
+        raise DecisionError("omsetningsgebyr by volume is for salgs- and skjenkebevilling", field="licence")
+    years = known_years(book)
+    if year not in years:
+        spans = ", ".join(str(y) for y in years)
+        raise RatesMissing(
+            f"no omsetningsgebyr rates for {year} in the national rule file (known years: {spans}); "
+            "add the year's rates from alkoholforskriften § 6-2 before billing",
+            field="year",
+        )
+    rules = rules_for(book, "national", date(year, 1, 1))
+    placed = next(
+        p for p in rules.of_kind(GebyrRule) if isinstance(p.rule, GebyrRule) and p.rule.year == year
+    )
+    rule = placed.rule
+    assert isinstance(rule, GebyrRule)
+    rates = rule.salg if licence is Licence.SALG else rule.skjenking
+    allowed = (1, 2) if licence is Licence.SALG else (1, 2, 3)
+    lines = []
+    for group, amount in sorted(litres.items()):
+        volume = Decimal(amount)
+        if group not in allowed:
+            raise DecisionError(f"a {licence.value}bevilling has no gruppe {group}", field=f"litres/{group}")
+        if volume < 0:
+            raise DecisionError(f"litres for gruppe {group} cannot be negative", field=f"litres/{group}")
+        if volume == 0:
+            continue
+        rate = rates.rate(group)
+        if rate is None:
+            raise RatesMissing(
+                f"the {year} rate for {licence.value} gruppe {group} is not in the national rule file",
+                field="year",
+            )
+        lines.append(GebyrLine(group=group, litres=volume, rate=rate, amount=volume * rate))
+    by_volume = sum((line.amount for line in lines), Decimal(0))
+    minimum = rule.min_salg if licence is Licence.SALG else rule.min_skjenking
+    amount = int(max(by_volume, minimum).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return GebyrDecision(
+        year=year,
+        licence=licence,
+        lines=lines,
+        by_volume=by_volume,
+        minimum=minimum,
+        amount=amount,
+        estimate=estimate,
+        rates_status=rule.status.value,
+        reasons=[reason(placed, f"Satser og minstegebyr for {year} (status: {rule.status.value})")],
+        ruleset=ruleset_ref(rules, evaluator_name),
+    )

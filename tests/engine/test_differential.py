@@ -1,0 +1,657 @@
+"""The durable-rules engine against the reference evaluator (durable-rules.md § 5.2).
+
+Both evaluators must give the same (decision, rule id) for every question:
+
+* exhaustively at the edges: every bundled kommune, the region and the national file,
+  every kind of day of 2026–2027 (and every named day and clock-change night by date),
+  every situation ``rules check`` can tell apart, both domains, at start-1, start, end-1,
+  end of every applicable window and limit and at fixed probes; plus the day's window;
+* the same over a synthetic book that uses what the bundled files do not (overrides,
+  seasons, zones, int and text facts, closed limits) and the ``rules check`` good cases;
+* at random situations (hypothesis), including names no rule mentions and left-out facts;
+* at random instants around the clock changes, through ``serving_moment``/``sales_moment``;
+* mutation checks: a deliberately broken compiler must make the edge comparison fail.
+
+Engine answers are memoised per (ruleset, exact message sent): the adapter evaluates each
+message in a fresh session, so an identical message has an identical answer; the reference
+is asked afresh for every situation.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bevilling.calendar import OSLO, DayInfo, DayTag, day_info, sales_moment, serving_moment
+from bevilling.engine import compiler
+from bevilling.engine.compiler import message
+from bevilling.engine.durable_adapter import DurableEngine
+from bevilling.engine.evaluator import EngineEvaluator, ReferenceEvaluator
+from bevilling.reference import AtOutcome, Domain, WindowOutcome, applicable, limit_interval, window_interval
+from bevilling.rules import check
+from bevilling.rules.book import EffectiveRules, RuleBook, placed_rules
+from bevilling.rules.model import (
+    ALL_GROUPS,
+    APPLICATION_FLAGS,
+    Area,
+    FactType,
+    LimitRule,
+    Licence,
+    Selector,
+    WindowRule,
+)
+from bevilling.situation import EventFacts, Situation, day_tier
+
+FIRST, LAST = date(2026, 1, 1), date(2027, 12, 31)
+FIXED_PROBES = (0, 359, 360, 1439, 1440, 1619, 1620, 1799)
+DST_TAGS = frozenset({DayTag.SOMMERTID_NATT, DayTag.VINTERTID_NATT})
+UNMENTIONED_VENUES = ("kantine", "kiosk", "foodtruck", "ukjent_sted")
+UNMENTIONED_ZONES = ("ingen_sone", "sentrum_vest")
+UNMENTIONED_OUTLETS = ("nettbutikk", "kiosk", "ukjent_utsalg")
+UNMENTIONED_NAMED = ("sankthans", "marked", "bryllup", "")
+CLOCK_CHANGES = (  # UTC instants of the changes in Europe/Oslo
+    datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+    datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+    datetime(2027, 3, 28, 1, 0, tzinfo=UTC),
+    datetime(2027, 10, 31, 1, 0, tzinfo=UTC),
+)
+GOOD_CASES = Path(__file__).resolve().parents[1] / "rules" / "good"
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+# A kommune using what the bundled files do not: overrides that beat a better label, seasons
+# (one over New Year), zones, int and text facts, a closed limit, a cap limit on sales,
+# an application rule listing every group. Rank ties are avoided: no RuleConflict.
+PROVEBY = """\
+schema: bevilling/rules/v1
+level: kommune
+slug: proveby
+name: Prøveby
+kommunenummer: "9990"
+valid_from: 2020-01-01
+sources:
+  plan: {title: Prøveby retningslinjer, seed: test.txt}
+facts:
+  kapasitet: {type: int, meaning: Antall gjester, default: 50, source: {ref: plan}}
+  bydel: {type: text, meaning: Bydel, source: {ref: plan}}
+  stor_scene: {type: bool, meaning: Stor scene, source: {ref: plan}}
+zones:
+  sentrum: {meaning: Sentrum, source: {ref: plan}}
+  havna: {meaning: Havna, source: {ref: plan}}
+venues:
+  brygge: {meaning: Brygge, source: {ref: plan}}
+outlets:
+  gardsbutikk: {meaning: Gardsbutikk, licence: [salg], source: {ref: plan}}
+seasons:
+  sommer: {from: "06-01", to: "08-31", meaning: Sommer, source: {ref: plan}}
+  vinter: {from: "12-01", to: "02-28", meaning: Vinter, source: {ref: plan}}
+rules:
+  - id: proveby.skjenketid.a_ute
+    kind: skjenketid
+    when: {groups: [1, 2], areas: [ute]}
+    window: {from: "10:00", to: "00:00"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.skjenketid.b_sentrum
+    kind: skjenketid
+    when: {groups: [1, 2], zones: [sentrum]}
+    window: {from: "08:00", to: "02:00"}
+    overrides: [proveby.skjenketid.a_ute]
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.skjenketid.brygge_sommer
+    kind: skjenketid
+    when: {groups: [1, 2], venues: [brygge], seasons: [sommer]}
+    window: {from: "11:00", to: "01:30"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.skjenketid.helg_vinter
+    kind: skjenketid
+    when: {groups: [1, 2], days: [fredag, lordag], seasons: [vinter]}
+    window: {from: "09:00", to: "02:30"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.skjenketid.gruppe_3
+    kind: skjenketid
+    when: {groups: [3]}
+    window: {from: "13:00", to: "00:30"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.skjenketid.nyttarsaften
+    kind: skjenketid
+    when: {groups: [1, 2], days: [nyttarsaften]}
+    window: {from: "08:00", to: "03:00"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.grense.havna_ute
+    kind: skjenketid_grense
+    when: {zones: [havna], areas: [ute]}
+    not_after: "23:00"
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.grense.kapasitet
+    kind: skjenketid_grense
+    when: {facts: {kapasitet: 500}}
+    not_after: "01:00"
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.grense.bydel_vest
+    kind: skjenketid_grense
+    when: {groups: [3], facts: {bydel: vest}}
+    not_before: "15:00"
+    not_after: "23:30"
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.grense.stor_scene
+    kind: skjenketid_grense
+    when: {facts: {stor_scene: true}, days: [sondag]}
+    not_before: "12:00"
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.grense.kantine
+    kind: skjenketid_grense
+    when: {venues: [kantine], days: [helligdag]}
+    closed: true
+    enforcement: cap
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-4
+  - id: proveby.salgstid.gardsbutikk
+    kind: salgstid
+    when: {outlets: [gardsbutikk], groups: [1], days: [hverdag]}
+    window: {from: "10:00", to: "17:00"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 3-7
+  - id: proveby.salgstid.sommer
+    kind: salgstid
+    when: {outlets: [butikk], groups: [1], seasons: [sommer], days: [hverdag]}
+    window: {from: "08:00", to: "20:00"}
+    source: {ref: plan}
+    hjemmel: alkoholloven § 3-7
+  - id: proveby.salgsgrense.havna
+    kind: salgstid_grense
+    when: {zones: [havna], outlets: [butikk, gardsbutikk]}
+    not_before: "09:00"
+    enforcement: cap
+    source: {ref: plan}
+    hjemmel: alkoholloven § 3-7
+  - id: proveby.hoyeste_gruppe.brygge
+    kind: hoyeste_gruppe
+    when: {venues: [brygge]}
+    max_group: 2
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-2
+  - id: proveby.hoyeste_gruppe.brygge_sentrum
+    kind: hoyeste_gruppe
+    when: {venues: [brygge], zones: [sentrum], application: {serveringsbevilling: true}}
+    max_group: 3
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-2
+  - id: proveby.avslag.havna_marked
+    kind: avslag
+    when: {zones: [havna], event: {named: [marked, sankthans]}}
+    unless: {event: {age_limit_18: true, family: false}}
+    reason: Ikke marked på havna uten 18-årsgrense.
+    source: {ref: plan}
+    hjemmel: alkoholloven § 1-7a
+  - id: proveby.vilkar.alle_grupper
+    kind: vilkar
+    when: {groups: [1, 2, 3], areas: [ute]}
+    condition: ordensvakter
+    text: Ordensvakter ute.
+    source: {ref: plan}
+    hjemmel: alkoholloven § 4-2
+  - id: proveby.horing.stor_scene
+    kind: horing
+    when: {facts: {stor_scene: true}, licences: [skjenking, ambulerende]}
+    body: politi
+    required: true
+    source: {ref: plan}
+    hjemmel: alkoholloven § 1-7
+  - id: proveby.skjonn.sommer
+    kind: skjonn
+    when: {seasons: [sommer], days: [lordag, sondag]}
+    text: Vurder sommerhelg.
+    source: {ref: plan}
+    hjemmel: alkoholloven § 1-7a
+"""
+
+
+# --- books and days ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kommune:
+    """A key to evaluate (slug, region or ``national``) in one book."""
+
+    book: RuleBook
+    key: str
+    segments: tuple[tuple[date, date, EffectiveRules], ...]
+
+    def rules_on(self, day: date) -> EffectiveRules:
+        for start, end, rules in self.segments:
+            if start <= day <= end:
+                return rules
+        raise LookupError(f"{self.key}: no segment holds {day}")
+
+
+def _change_dates(book: RuleBook) -> set[date]:
+    """Every date on which some file or rule starts or stops being valid."""
+    edges: set[date] = set()
+    for loaded in book.files:
+        model = loaded.model
+        edges.add(model.valid_from)
+        if model.valid_to is not None:
+            edges.add(model.valid_to + timedelta(days=1))
+        for placed in placed_rules(loaded):
+            edges.add(placed.valid_from)
+            if placed.valid_to is not None:
+                edges.add(placed.valid_to + timedelta(days=1))
+    return edges
+
+
+def kommune(book: RuleBook, key: str) -> Kommune:
+    starts = sorted({FIRST} | {d for d in _change_dates(book) if FIRST < d <= LAST})
+    ends = [d - timedelta(days=1) for d in starts[1:]] + [LAST]
+    segments = []
+    for start, end in zip(starts, ends, strict=True):
+        rules = book.effective(key, start)
+        assert book.effective(key, end).version == rules.version, f"{key}: rules change inside {start}..{end}"
+        segments.append((start, end, rules))
+    return Kommune(book, key, tuple(segments))
+
+
+def day_cases(place: Kommune) -> list[tuple[EffectiveRules, DayInfo, frozenset[str]]]:
+    """One day per (rules, tags, seasons); every named day and clock-change night by its date."""
+    cases: dict[tuple[Any, ...], tuple[EffectiveRules, DayInfo, frozenset[str]]] = {}
+    for start, end, rules in place.segments:
+        day = start
+        while day <= end:
+            info = day_info(day)
+            seasons = frozenset(k for k, s in rules.seasons.items() if s.contains(day))
+            special = any(day_tier(t) == 3 for t in info.tags) or bool(info.tags & DST_TAGS)
+            signature = (rules.version, info.tags, seasons, day if special else None)
+            cases.setdefault(signature, (rules, info, seasons))
+            day += timedelta(days=1)
+    return list(cases.values())
+
+
+def bundled_keys(book: RuleBook) -> list[str]:
+    return [k.slug for k in book.kommuner()] + ["national", "valdres"]
+
+
+@pytest.fixture(scope="session")
+def synthetic_book(tmp_path_factory: pytest.TempPathFactory) -> RuleBook:
+    """Prøveby plus the ``rules check`` good cases (renamed testby0, testby1...) and national."""
+    root = tmp_path_factory.mktemp("synthetic")
+    shutil.copy(RULES / "national.yaml", root / "national.yaml")
+    (root / "proveby.yaml").write_text(PROVEBY, encoding="utf-8")
+    for n, case in enumerate(sorted(p for p in GOOD_CASES.iterdir() if p.is_dir())):
+        for source in sorted(case.glob("*.yaml")):
+            text = source.read_text(encoding="utf-8")
+            text = text.replace("slug: testby", f"slug: testby{n}").replace('"9999"', f'"99{n:02d}"')
+            (root / f"{case.name}-{source.name}").write_text(text, encoding="utf-8")
+    return RuleBook.load(root)
+
+
+def synthetic_keys(book: RuleBook) -> list[str]:
+    return sorted(slug for slug in book.by_slug if slug != "national")
+
+
+@pytest.fixture(scope="session")
+def places(book: RuleBook, synthetic_book: RuleBook) -> list[Kommune]:
+    return [kommune(book, key) for key in bundled_keys(book)] + [
+        kommune(synthetic_book, key) for key in synthetic_keys(synthetic_book)
+    ]
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+
+def describe(situation: Situation) -> str:
+    parts = [str(situation.day.date) if situation.day else "no day"]
+    parts += [f"{k}={v!r}" for k, v in (
+        ("group", situation.group), ("area", situation.area), ("venue", situation.venue),
+        ("zone", situation.zone), ("outlet", situation.outlet), ("licence", situation.licence),
+    ) if v is not None]
+    if situation.seasons:
+        parts.append(f"seasons={sorted(situation.seasons)}")
+    if situation.facts:
+        parts.append(f"facts={dict(situation.facts)}")
+    if situation.event is not None:
+        parts.append(f"event={situation.event}")
+    if situation.application:
+        parts.append(f"application={dict(situation.application)}")
+    return ", ".join(parts)
+
+
+@dataclass
+class Differ:
+    """Runs both evaluators; memoises engine answers per (ruleset, message); counts."""
+
+    engine: EngineEvaluator
+    reference: ReferenceEvaluator = field(default_factory=ReferenceEvaluator)
+    counts: Counter[str] = field(default_factory=Counter)
+    disagreements: list[str] = field(default_factory=list)
+    _at: dict[tuple[Any, ...], AtOutcome] = field(default_factory=dict)
+    _window: dict[tuple[Any, ...], WindowOutcome] = field(default_factory=dict)
+
+    def _key(self, rules: EffectiveRules, question: str, situation: Situation, minute: int = 0) -> tuple[Any, ...]:
+        compiled = self.engine.ruleset(rules)
+        sent = message(rules, question, situation, compiled.tested[question], minute=minute)
+        return (compiled.name, question, *sorted(sent.items()))
+
+    def engine_at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
+        key = self._key(rules, f"at_{domain.value}", situation, minute)
+        if key not in self._at:
+            self._at[key] = self.engine.at(rules, domain, situation, minute)
+            self.counts["engine at calls"] += 1
+        return self._at[key]
+
+    def engine_window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
+        key = self._key(rules, f"pick_{domain.value}", situation)
+        if key not in self._window:
+            self._window[key] = self.engine.window(rules, domain, situation)
+            self.counts["engine window calls"] += 1
+        return self._window[key]
+
+    def differ(self, what: str, rules: EffectiveRules, situation: Situation, engine: object, ref: object) -> None:
+        if engine != ref:
+            self.disagreements.append(
+                f"{rules.slug} {what} [{describe(situation)}]: engine {engine} != reference {ref}"
+            )
+
+    def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> None:
+        ref = self.reference.at(rules, domain, situation, minute)
+        got = self.engine_at(rules, domain, situation, minute)
+        self.counts["at comparisons"] += 1
+        self.differ(f"{domain.value} at minute {minute}", rules, situation, got, ref)
+
+    def edges(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> None:
+        """Compare the day's window, then the answers at every edge the situation has."""
+        ref = self.reference.window(rules, domain, situation)
+        self.counts["window comparisons"] += 1
+        self.differ(f"{domain.value} window", rules, situation, self.engine_window(rules, domain, situation), ref)
+        for minute in edge_minutes(rules, domain, situation, ref):
+            self.at(rules, domain, situation, minute)
+
+    def application(self, rules: EffectiveRules, situation: Situation) -> None:
+        ref = self.reference.application(rules, situation)
+        got = self.engine.application(rules, situation)
+        self.counts["application comparisons"] += 1
+        self.differ("application", rules, situation, got, ref)
+
+    def report(self, limit: int = 15) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
+        shown = "\n".join(self.disagreements[:limit])
+        return f"{len(self.disagreements)} disagreements ({counts}):\n{shown}"
+
+
+def edge_minutes(rules: EffectiveRules, domain: Domain, situation: Situation, window: WindowOutcome) -> list[int]:
+    """start-1, start, end-1, end of the day's window, of every applicable window rule
+    (winning or not) and of every applicable limit; plus the fixed probes."""
+    edges: set[int] = set()
+    if window.interval is not None:
+        edges |= {window.interval.start, window.interval.end}
+    for placed in applicable(rules, domain.window_kind, situation):
+        assert isinstance(placed.rule, WindowRule)
+        interval = window_interval(domain, placed.rule)
+        if interval is not None:
+            edges |= {interval.start, interval.end}
+    for placed in applicable(rules, domain.limit_kind, situation):
+        assert isinstance(placed.rule, LimitRule)
+        allowed = limit_interval(domain, placed.rule)
+        if allowed is not None:
+            edges |= {allowed.start, allowed.end}
+    minutes = {e + d for e in edges for d in (-1, 0)} | set(FIXED_PROBES)
+    return sorted(m for m in minutes if 0 <= m <= 2000)
+
+
+def run_edges(differ: Differ, places: Iterable[Kommune], *, stop_at_first: bool = False) -> None:
+    for place in places:
+        for rules, info, seasons in day_cases(place):
+            differ.counts["days"] += 1
+            for domain in Domain:
+                for situation in check.situations(rules, domain, info, seasons):
+                    differ.counts["situations"] += 1
+                    differ.edges(rules, domain, situation)
+                    if stop_at_first and differ.disagreements:
+                        return
+
+
+# --- exhaustive edges ----------------------------------------------------------------------
+
+
+def test_engine_and_reference_agree_at_every_edge_of_every_bundled_kommune(
+    book: RuleBook, engine: EngineEvaluator, stats: Counter[str]
+) -> None:
+    differ = Differ(engine)
+    places = [kommune(book, key) for key in bundled_keys(book)]
+    run_edges(differ, places)
+    stats.update({f"bundled edges: {k}": v for k, v in differ.counts.items()})
+    assert differ.counts["at comparisons"] > 0
+    assert not differ.disagreements, differ.report()
+
+
+def test_engine_and_reference_agree_at_every_edge_of_the_synthetic_book(
+    synthetic_book: RuleBook, engine: EngineEvaluator, stats: Counter[str]
+) -> None:
+    differ = Differ(engine)
+    run_edges(differ, [kommune(synthetic_book, key) for key in synthetic_keys(synthetic_book)])
+    stats.update({f"synthetic edges: {k}": v for k, v in differ.counts.items()})
+    assert differ.counts["at comparisons"] > 0
+    assert not differ.disagreements, differ.report()
+
+
+def test_every_named_day_and_clock_change_night_is_among_the_edge_days(book: RuleBook) -> None:
+    dates = {info.date for _, info, _ in day_cases(kommune(book, "national"))}
+    day = FIRST
+    while day <= LAST:
+        tags = day_info(day).tags
+        if any(day_tier(t) == 3 for t in tags) or tags & DST_TAGS:
+            assert day in dates, day
+        day += timedelta(days=1)
+    assert {date(2026, 3, 28), date(2026, 10, 24), date(2027, 3, 27), date(2027, 10, 30)} <= dates
+
+
+# --- random situations ---------------------------------------------------------------------
+
+
+def _selectors(rules: EffectiveRules) -> Iterator[Selector]:
+    for placed in rules.rules:
+        for name in ("when", "unless"):
+            selector = getattr(placed.rule, name, None)
+            if isinstance(selector, Selector):
+                yield selector
+
+
+def mentioned_fact_values(rules: EffectiveRules) -> dict[str, set[object]]:
+    values: dict[str, set[object]] = {}
+    for selector in _selectors(rules):
+        for key, value in (selector.facts or {}).items():
+            values.setdefault(key, set()).add(value)
+    return values
+
+
+def mentioned_named_events(rules: EffectiveRules) -> set[str]:
+    return {n for s in _selectors(rules) if s.event and s.event.named for n in s.event.named}
+
+
+@st.composite
+def facts_for(draw: st.DrawFn, rules: EffectiveRules) -> dict[str, object]:
+    """Each declared fact left out or given a value of its type (often one a rule tests)."""
+    mentioned = mentioned_fact_values(rules)
+    facts: dict[str, object] = {}
+    for name, decl in sorted(rules.facts.items()):
+        known = sorted((v for v in mentioned.get(name, ()) if v is not None), key=repr)
+        if decl.type is FactType.BOOL:
+            value = st.booleans()
+        elif decl.type is FactType.INT:
+            value = st.integers(-(2**31), 2**31) | st.sampled_from([*known, 0, 50])
+        else:
+            value = st.text(st.characters(codec="utf-8"), max_size=8) | st.sampled_from([*known, "", "vest"])
+        given_value = draw(st.none() | value)
+        if given_value is not None:
+            facts[name] = given_value
+    return facts
+
+
+@st.composite
+def situations_in(draw: st.DrawFn, rules: EffectiveRules, day: date | None) -> Situation:
+    """Any situation a question could describe in ``rules``, names no rule mentions included."""
+    event = draw(
+        st.none()
+        | st.builds(
+            EventFacts,
+            under_18=st.booleans(),
+            age_limit_18=st.booleans(),
+            sports=st.booleans(),
+            family=st.booleans(),
+            named=st.none() | st.sampled_from(sorted(mentioned_named_events(rules) | set(UNMENTIONED_NAMED))),
+        )
+    )
+    return Situation(
+        day=day_info(day) if day is not None else None,
+        seasons=frozenset(draw(st.sets(st.sampled_from(sorted(rules.seasons))))) if rules.seasons else frozenset(),
+        group=draw(st.sampled_from([*ALL_GROUPS, None])),
+        area=draw(st.sampled_from([*Area, None])),
+        zone=draw(st.sampled_from([*sorted(rules.zones), *UNMENTIONED_ZONES, None])),
+        venue=draw(st.sampled_from([*sorted(rules.venues), *UNMENTIONED_VENUES, None])),
+        outlet=draw(st.sampled_from([*sorted(rules.outlets), *UNMENTIONED_OUTLETS, None])),
+        licence=draw(st.sampled_from([*Licence, None])),
+        facts=draw(facts_for(rules)),
+        event=event,
+        application={f: draw(st.booleans()) for f in sorted(APPLICATION_FLAGS) if draw(st.booleans())},
+    )
+
+
+dates = st.dates(FIRST, LAST)
+
+
+@given(data=st.data())
+def test_engine_and_reference_agree_at_random_situations_and_minutes(
+    places: list[Kommune], engine: EngineEvaluator, stats: Counter[str], data: st.DataObject
+) -> None:
+    place = data.draw(st.sampled_from(places), label="kommune")
+    day = data.draw(dates, label="date")
+    rules = place.rules_on(day)
+    domain = data.draw(st.sampled_from(list(Domain)), label="domain")
+    situation = data.draw(situations_in(rules, day), label="situation")
+    minute = data.draw(st.integers(0, 1800), label="minute")
+    differ = Differ(engine)
+    differ.at(rules, domain, situation, minute)
+    differ.differ(f"{domain.value} window", rules, situation, engine.window(rules, domain, situation),
+                  differ.reference.window(rules, domain, situation))
+    stats["random at examples"] += 1
+    assert not differ.disagreements, differ.report()
+
+
+@given(data=st.data())
+def test_engine_and_reference_agree_on_random_applications(
+    places: list[Kommune], engine: EngineEvaluator, stats: Counter[str], data: st.DataObject
+) -> None:
+    place = data.draw(st.sampled_from(places), label="kommune")
+    day = data.draw(dates, label="date")
+    rules = place.rules_on(day)
+    situation = data.draw(situations_in(rules, data.draw(st.none() | st.just(day), label="day")))
+    differ = Differ(engine)
+    differ.application(rules, situation)
+    stats["random application examples"] += 1
+    assert not differ.disagreements, differ.report()
+
+
+@st.composite
+def instants(draw: st.DrawFn) -> datetime:
+    """Aware instants, mostly within three hours of a clock change, in Oslo time or with a
+    fixed +01:00/+02:00 offset (the same instant either way)."""
+    near = draw(st.booleans())
+    if near:
+        change = draw(st.sampled_from(CLOCK_CHANGES))
+        utc = change + timedelta(minutes=draw(st.integers(-180, 180)))
+    else:
+        utc = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 2 * 365 * 24 * 60)))
+    zone = draw(st.sampled_from([OSLO, timezone(timedelta(hours=1)), timezone(timedelta(hours=2))]))
+    return utc.astimezone(zone)
+
+
+@given(data=st.data(), instant=instants())
+def test_engine_and_reference_agree_at_random_instants(
+    places: list[Kommune], engine: EngineEvaluator, stats: Counter[str], instant: datetime, data: st.DataObject
+) -> None:
+    moment = serving_moment(instant)
+    assert serving_moment(instant.astimezone(UTC)) == moment
+    sales_day, sales_minute = sales_moment(instant)
+    place = data.draw(st.sampled_from(places), label="kommune")
+    differ = Differ(engine)
+    for domain, day, minute in (
+        (Domain.SKJENKING, moment.serving_date, moment.minute),
+        (Domain.SALG, sales_day, sales_minute),
+    ):
+        if not FIRST <= day <= LAST:
+            continue
+        rules = place.rules_on(day)
+        situation = data.draw(situations_in(rules, day), label=f"{domain.value} situation")
+        differ.at(rules, domain, situation, minute)
+    stats["random instant examples"] += 1
+    assert not differ.disagreements, differ.report()
+
+
+# --- mutations: a broken compiler must fail the comparison -----------------------------------
+
+
+def _inclusive_window_end(domain: Domain, rule: WindowRule) -> compiler.Condition:
+    assert rule.window is not None
+    return {
+        "$and": [
+            {"$gte": {"minute": domain.minute(rule.window.from_)}},
+            {"$lte": {"minute": domain.minute(rule.window.to)}},
+        ]
+    }
+
+
+def _label_order_only(placed: Any) -> tuple[int, int, str]:
+    return (0, 0, placed.id)
+
+
+def _overrides_ignored(placed: Any, overriders: dict[str, list[Any]]) -> compiler.Condition:
+    return compiler.selector_condition(getattr(placed.rule, "when", None))
+
+
+def _inclusive_limit_end(domain: Domain, rule: LimitRule) -> compiler.Condition:
+    if rule.closed:
+        return compiler.ALWAYS
+    outside: list[compiler.Condition] = []
+    if rule.not_before:
+        outside.append({"$lt": {"minute": domain.minute(rule.not_before)}})
+    if rule.not_after:
+        outside.append({"$gt": {"minute": domain.minute(rule.not_after)}})
+    return outside[0] if len(outside) == 1 else {"$or": outside}
+
+
+MUTATIONS = {
+    "window end inclusive ($lte)": ("_window_bounds", _inclusive_window_end),
+    "kommune/region/national and specificity order dropped": ("rank_key", _label_order_only),
+    "overrides ignored": ("_applies", _overrides_ignored),
+    "limit end inclusive ($gt)": ("_outside_limit", _inclusive_limit_end),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_a_broken_compiler_is_caught_by_the_edge_comparison(
+    mutation: str, book: RuleBook, synthetic_book: RuleBook, monkeypatch: pytest.MonkeyPatch, stats: Counter[str]
+) -> None:
+    name, replacement = MUTATIONS[mutation]
+    monkeypatch.setattr(compiler, name, replacement)
+    differ = Differ(EngineEvaluator(DurableEngine()))  # fresh engine: the shared one keeps good rulesets
+    places = [kommune(synthetic_book, "proveby"), kommune(book, "valdres")]
+    run_edges(differ, places, stop_at_first=True)
+    assert differ.disagreements, f"mutation '{mutation}' went unnoticed: {differ.report()}"
+    stats[f"mutation caught after {differ.counts['at comparisons']} at comparisons: {mutation}"] = 1
+    print(f"{mutation}: {differ.disagreements[0]}")
