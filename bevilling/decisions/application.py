@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from bevilling.calendar import day_info
+from bevilling.calendar import day_info, hhmm
 from bevilling.decisions.common import (
     DecisionError,
     Frozen,
@@ -32,6 +32,7 @@ from bevilling.engine.evaluator import Evaluator
 from bevilling.rules.book import EffectiveRules, RuleBook
 from bevilling.rules.model import (
     Area,
+    BevillingsperiodeRule,
     ConditionKind,
     ConditionRule,
     FactValue,
@@ -286,3 +287,135 @@ def max_group(
     chosen = rules.by_id(match.max_group).rule
     assert isinstance(chosen, MaxGroupRule)
     return chosen.max_group
+
+
+def period_end(book: RuleBook, kommune: str, granted_on: date) -> date:
+    """Alkoholloven § 1-6: a bevilling ends at the latest 30 September in the year after
+    the kommunestyrevalg; a grant made after that date runs to the next period's end."""
+    rules = rules_for(book, kommune, granted_on)
+    placed = rules.of_kind(BevillingsperiodeRule)
+    if not placed:
+        raise DecisionError(f"no bevillingsperiode rule is in force on {granted_on}")
+    rule = placed[0].rule
+    assert isinstance(rule, BevillingsperiodeRule)
+    month, day = (int(part) for part in rule.ends_month_day.split("-"))
+    election = rule.valgaar + ((granted_on.year - rule.valgaar) // rule.interval_years) * rule.interval_years
+    end = date(election + 1, month, day)
+    while end < granted_on:
+        end = date(end.year + rule.interval_years, month, day)
+    return end
+
+
+class GrantedHours(Frozen):
+    """Hours a vedtak granted for one group and area (a kommune may grant less than its rules)."""
+
+    group: Literal[1, 2, 3]
+    area: Area
+    from_: str = Field(alias="from")
+    to: str
+
+
+class Granted(Frozen):
+    """What a bevilling holds, as re-assessment needs it."""
+
+    licence: Licence
+    venue: str
+    zone: str | None = None
+    groups: list[Literal[1, 2, 3]]
+    areas: list[Area]
+    hours: list[GrantedHours] = Field(default_factory=list)
+
+
+class Breach(Frozen):
+    what: str
+    detail: str
+    reason: Reason
+
+
+def reassess(book: RuleBook, evaluator: Evaluator, kommune: str, on: date, granted: Granted) -> list[Breach]:
+    """Where a granted licence goes beyond the kommune's rules as of ``on``: groups above the
+    venue's highest group, a venue the rules now refuse, and granted hours outside the
+    window of any kind of day in the coming year."""
+    from bevilling.reference import Domain
+
+    rules = rules_for(book, kommune, on)
+    breaches: list[Breach] = []
+    highest = max_group(book, evaluator, kommune, granted.venue, granted.licence, on)
+    if highest is None:
+        breaches.append(
+            Breach(
+                what="venue",
+                detail=f"{granted.venue} can no longer get a {granted.licence.value}bevilling",
+                reason=_first_refusal(rules, evaluator, granted, on),
+            )
+        )
+    elif max(granted.groups) > highest:
+        rules_match = evaluator.application(
+            rules,
+            _situation(
+                rules,
+                Application(
+                    kommune=kommune,
+                    licence=granted.licence,
+                    venue=granted.venue,
+                    groups=granted.groups,
+                    decided_on=on,
+                ),
+                Area.INNE,
+            ),
+        )
+        assert rules_match.max_group is not None
+        breaches.append(
+            Breach(
+                what="groups",
+                detail=f"gruppe {max(granted.groups)} granted, the rules allow up to gruppe {highest}",
+                reason=reason(rules.by_id(rules_match.max_group)),
+            )
+        )
+    domain = Domain.SALG if granted.licence is Licence.SALG else Domain.SKJENKING
+    kinds_of_day: dict[frozenset[str], date] = {}
+    for offset in range(366):
+        day = date.fromordinal(on.toordinal() + offset)
+        kinds_of_day.setdefault(frozenset(t.value for t in day_info(day).tags), day)
+    for hours in granted.hours:
+        start, end = domain.minute(hours.from_), domain.minute(hours.to)
+        for signature, day in kinds_of_day.items():
+            situation = Situation(
+                day=day_info(day),
+                seasons=frozenset(k for k, s in rules.seasons.items() if s.contains(day)),
+                group=hours.group,
+                area=hours.area,
+                zone=granted.zone,
+                venue=None if domain is Domain.SALG else granted.venue,
+                outlet=granted.venue if domain is Domain.SALG else None,
+            )
+            window = evaluator.window(rules, domain, situation)
+            inside = (
+                window.interval is not None and window.interval.start <= start and end <= window.interval.end
+            )
+            if inside or window.interval is None:
+                continue  # a day the rules close entirely is not covered by any grant
+            allowed = (
+                "none"
+                if window.interval is None
+                else f"{hhmm(window.interval.start)}–{hhmm(window.interval.end)}"
+            )
+            decided_by = window.limit_rules[-1] if window.limit_rules else window.window_rule
+            breaches.append(
+                Breach(
+                    what="hours",
+                    detail=f"gruppe {hours.group} {hours.area.value} {hours.from_}–{hours.to} granted; "
+                    f"on {day} ({', '.join(sorted(signature))}) the rules allow {allowed}",
+                    reason=reason(rules.by_id(decided_by)),
+                )
+            )
+            break
+    return breaches
+
+
+def _first_refusal(rules: EffectiveRules, evaluator: Evaluator, granted: Granted, on: date) -> Reason:
+    application = Application(
+        kommune=rules.slug, licence=granted.licence, venue=granted.venue, groups=granted.groups, decided_on=on
+    )
+    match = evaluator.application(rules, _situation(rules, application, Area.INNE))
+    return reason(rules.by_id(match.refusals[0]))

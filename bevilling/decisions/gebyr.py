@@ -9,7 +9,7 @@ Amounts are rounded to whole kroner, half up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -109,4 +109,53 @@ def omsetningsgebyr(
         rates_status=rule.status.value,
         reasons=[reason(placed, f"Satser og minstegebyr for {year} (status: {rule.status.value})")],
         ruleset=ruleset_ref(rules, evaluator_name),
+    )
+
+
+class Volumes(Frozen):
+    """One bevilling's reported volumes for a year (forventet and/or faktisk)."""
+
+    bevilling_id: int
+    licence: Licence
+    expected: dict[int, Decimal] | None = None
+    actual: dict[int, Decimal] | None = None
+
+
+class RunLine(Frozen):
+    bevilling_id: int
+    basis: str
+    decision: GebyrDecision
+
+
+class RunResult(Frozen):
+    year: int
+    lines: list[RunLine]
+    missing_oppgave: list[int]
+    not_by_volume: list[int]
+    total: int
+
+
+def run_year(book: RuleBook, year: int, licences: Sequence[Volumes]) -> RunResult:
+    """The yearly omsetningsgebyr for every bevilling: the actual volume where reported
+    (etteroppgjør, § 6-3), else the expected one (§ 6-1); a bevilling with neither is
+    listed as missing its omsetningsoppgave, never billed a guess."""
+    lines: list[RunLine] = []
+    missing: list[int] = []
+    not_by_volume: list[int] = []
+    for item in sorted(licences, key=lambda v: v.bevilling_id):
+        if item.licence not in (Licence.SALG, Licence.SKJENKING):
+            not_by_volume.append(item.bevilling_id)
+            continue
+        litres, basis = (item.actual, "faktisk") if item.actual is not None else (item.expected, "forventet")
+        if litres is None:
+            missing.append(item.bevilling_id)
+            continue
+        decision = omsetningsgebyr(book, year, item.licence, litres, estimate=basis == "forventet")
+        lines.append(RunLine(bevilling_id=item.bevilling_id, basis=basis, decision=decision))
+    return RunResult(
+        year=year,
+        lines=lines,
+        missing_oppgave=missing,
+        not_by_volume=not_by_volume,
+        total=sum(line.decision.amount for line in lines),
     )

@@ -203,3 +203,50 @@ def propose_inndragning(
         reasons=reasons,
         ruleset=ruleset_ref(rules, evaluator.name),
     )
+
+
+class Violation(Frozen):
+    """A violation as a forhåndsvarsel lists it."""
+
+    date: date
+    code: str
+    points: int
+    text: str
+    hjemmel: str
+
+
+def forhandsvarsel(
+    proposal: InndragningProposal,
+    *,
+    kommune_name: str,
+    holder: str,
+    place_name: str,
+    licence: Licence,
+    violations: Sequence[Violation],
+) -> str:
+    """Draft of the advance notice (forvaltningsloven § 16) of an inndragning under
+    alkoholforskriften § 10-2; the case officer edits and signs it."""
+    lines = [
+        f"Forhåndsvarsel om inndragning av {licence.value}sbevilling",
+        "",
+        f"Til: {holder}, {place_name}",
+        "",
+        f"{kommune_name} varsler med dette at kommunen vurderer å inndra {licence.value}sbevillingen for "
+        f"{place_name} i {proposal.days} dager, jf. alkoholloven § 1-8 og alkoholforskriften § 10-2.",
+        "",
+        f"Bevillingen er tildelt til sammen {proposal.total} prikker innenfor en periode på to år, regnet fra "
+        f"tidspunktene for overtredelsene. Ved {proposal.threshold} prikker skal bevillingen inndras for én uke; "
+        "ved flere prikker blir inndragningen tilsvarende lengre.",
+        "",
+        "Overtredelsene som ligger til grunn:",
+    ]
+    lines += [f"  - {v.date:%d.%m.%Y}: {v.text} ({v.hjemmel}): {v.points} prikker" for v in violations]
+    lines += [
+        "",
+        "Kommunen kan i særlige tilfeller fravike reaksjonen etter alkoholforskriften § 10-4.",
+        "Dere har rett til å uttale dere før vedtak treffes, jf. forvaltningsloven § 16. "
+        "Frist for uttalelse: to uker fra mottak av dette brevet.",
+        "",
+        f"Med hilsen\n{kommune_name}",
+    ]
+    return "\n".join(lines)

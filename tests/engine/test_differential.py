@@ -19,6 +19,7 @@ is asked afresh for every situation.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -342,14 +343,22 @@ class Differ:
     disagreements: list[str] = field(default_factory=list)
     _at: dict[tuple[Any, ...], AtOutcome] = field(default_factory=dict)
     _window: dict[tuple[Any, ...], WindowOutcome] = field(default_factory=dict)
+    _last: tuple[Any, ...] | None = None
 
-    def _key(self, rules: EffectiveRules, question: str, situation: Situation, minute: int = 0) -> tuple[Any, ...]:
+    def _key(self, rules: EffectiveRules, question: str, situation: Situation) -> tuple[Any, ...]:
+        """The message the engine gets, less its minute; the last one is cached (one
+        situation's edges are asked in a row)."""
+        if self._last is not None and self._last[0] is rules and self._last[1] == question and self._last[2] is situation:
+            return self._last[3]
         compiled = self.engine.ruleset(rules)
-        sent = message(rules, question, situation, compiled.tested[question], minute=minute)
-        return (compiled.name, question, *sorted(sent.items()))
+        sent = message(rules, question, situation, compiled.tested[question])
+        sent.pop("minute", None)
+        key = (compiled.name, question, *sorted(sent.items()))
+        self._last = (rules, question, situation, key)
+        return key
 
     def engine_at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
-        key = self._key(rules, f"at_{domain.value}", situation, minute)
+        key = (*self._key(rules, f"at_{domain.value}", situation), minute)
         if key not in self._at:
             self._at[key] = self.engine.at(rules, domain, situation, minute)
             self.counts["engine at calls"] += 1
@@ -374,11 +383,15 @@ class Differ:
         self.counts["at comparisons"] += 1
         self.differ(f"{domain.value} at minute {minute}", rules, situation, got, ref)
 
-    def edges(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> None:
-        """Compare the day's window, then the answers at every edge the situation has."""
+    def window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
         ref = self.reference.window(rules, domain, situation)
         self.counts["window comparisons"] += 1
         self.differ(f"{domain.value} window", rules, situation, self.engine_window(rules, domain, situation), ref)
+        return ref
+
+    def edges(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> None:
+        """Compare the day's window, then the answers at every edge the situation has."""
+        ref = self.window(rules, domain, situation)
         for minute in edge_minutes(rules, domain, situation, ref):
             self.at(rules, domain, situation, minute)
 
@@ -414,16 +427,67 @@ def edge_minutes(rules: EffectiveRules, domain: Domain, situation: Situation, wi
     return sorted(m for m in minutes if 0 <= m <= 2000)
 
 
+def hours_content(rules: EffectiveRules, domain: Domain) -> str:
+    """Everything a domain's hours answers depend on, without the kommune's name: its window
+    and limit rules (with label, level and specificity), the rules that override anything,
+    and the declarations a message or a situation is built from."""
+    relevant = [
+        p
+        for p in rules.rules
+        if isinstance(p.rule, (domain.window_kind, domain.limit_kind)) or getattr(p.rule, "overrides", None)
+    ]
+    payload = [
+        [p.id, p.origin.level.value, p.specificity, p.rule.model_dump(mode="json", by_alias=True)] for p in relevant
+    ]
+    declarations = {
+        name: {k: v.model_dump(mode="json", by_alias=True) for k, v in sorted(getattr(rules, name).items())}
+        for name in ("facts", "zones", "venues", "outlets", "seasons")
+    }
+    return json.dumps([payload, declarations], sort_keys=True, default=str)
+
+
 def run_edges(differ: Differ, places: Iterable[Kommune], *, stop_at_first: bool = False) -> None:
+    """Edge comparisons for every place, day and situation.
+
+    Places whose rules for a domain have the same content (the Valdres kommuner and their
+    region; the kommuner without rules of their own and the national file) give the same
+    answers: each (content, kind of day) is compared once, and for every other place the
+    test asserts that the compiler gave it the very same rulesets and checks its windows
+    for one day, so every place's own rulesets are registered and asked.
+    """
+    compared: set[tuple[Domain, str, frozenset[DayTag], frozenset[str], date | None]] = set()
+    representative: dict[tuple[Domain, str], EffectiveRules] = {}
+    spot_checked: set[tuple[str, Domain]] = set()
     for place in places:
         for rules, info, seasons in day_cases(place):
             differ.counts["days"] += 1
+            special = info.date if any(day_tier(t) == 3 for t in info.tags) or info.tags & DST_TAGS else None
             for domain in Domain:
+                content = hours_content(rules, domain)
+                first = representative.setdefault((domain, content), rules)
+                if first.version != rules.version:
+                    same_rulesets(differ.engine, first, rules, domain)
+                key = (domain, content, info.tags, seasons, special)
+                if key in compared:
+                    if (rules.version, domain) not in spot_checked:
+                        spot_checked.add((rules.version, domain))
+                        for situation in check.situations(rules, domain, info, seasons):
+                            differ.window(rules, domain, situation)
+                    differ.counts["day-domains shared with an identical rule set"] += 1
+                    continue
+                compared.add(key)
                 for situation in check.situations(rules, domain, info, seasons):
                     differ.counts["situations"] += 1
                     differ.edges(rules, domain, situation)
                     if stop_at_first and differ.disagreements:
                         return
+
+
+def same_rulesets(engine: EngineEvaluator, first: EffectiveRules, other: EffectiveRules, domain: Domain) -> None:
+    a, b = engine.ruleset(first), engine.ruleset(other)
+    for question in (f"at_{domain.value}", f"pick_{domain.value}"):
+        assert a.definitions[question] == b.definitions[question], f"{first.slug}/{other.slug}: {question}"
+        assert a.tested[question] == b.tested[question]
 
 
 # --- exhaustive edges ----------------------------------------------------------------------

@@ -122,7 +122,9 @@ _HJEMMEL = {
 }
 
 
-def kommune(body: str, *, slug: str = "testkommune", number: str = "9990", inherits: str | None = None) -> str:
+def kommune(
+    body: str, *, slug: str = "testkommune", number: str = "9990", inherits: str | None = None
+) -> str:
     """A kommune file around ``body`` (declarations and rules), citing one source throughout."""
     data: dict[str, Any] = yaml.safe_load(dedent(body))
     for rule in data.get("rules", []):
@@ -163,11 +165,15 @@ def book() -> RuleBook:
     return RuleBook.load(RULES)
 
 
-def situation(rules: EffectiveRules, day: date, *, facts: dict[str, Any] | None = None, **given: Any) -> Situation:
+def situation(
+    rules: EffectiveRules, day: date, *, facts: dict[str, Any] | None = None, **given: Any
+) -> Situation:
     """The question as the language reads it: seasons from the date, and every declared fact the
     question leaves out at its default (docs/rule-language.md § 1.4)."""
     seasons = frozenset(key for key, season in rules.seasons.items() if season.contains(day))
-    defaults = {key: value for key, decl in rules.facts.items() if (value := decl.default_value()) is not None}
+    defaults = {
+        key: value for key, decl in rules.facts.items() if (value := decl.default_value()) is not None
+    }
     return Situation(day=day_info(day), seasons=seasons, facts={**defaults, **(facts or {})}, **given)
 
 
@@ -300,7 +306,9 @@ def test_shops_close_at_16_on_jul_paaske_and_pinseaften_even_where_the_kommune_a
     "compares a missing fact with None, so the reference evaluator never applies a limit that tests "
     "unntatt_helligdagsloven: false (the durable engine does)",
 )
-def test_the_reference_evaluator_applies_a_fact_the_question_leaves_out_at_its_default(book: RuleBook) -> None:
+def test_the_reference_evaluator_applies_a_fact_the_question_leaves_out_at_its_default(
+    book: RuleBook,
+) -> None:
     # Helligdagsloven § 5: shops close at 16:00 on julaften. The national limit applies unless the
     # outlet is exempt (fact unntatt_helligdagsloven, default false); the question does not say.
     answer = sales_window(book, ReferenceEvaluator(), "3451", date(2026, 12, 24))
@@ -869,9 +877,13 @@ def test_a_17_mai_event_without_an_18_year_limit_is_refused_and_with_one_it_is_n
     # Valdres plan 3.3.2 pkt. 4: no skjenkeløyve for 17. mai-arrangementer, marked, festivaler etc.
     # "dersom ikke arrangementene har 18 års grense".
     rules = book.effective("3451", date(2026, 5, 12))
-    without = Situation(licence=Licence.ENKELTANLEDNING, venue="serveringssted", event=EventFacts(named="17mai"))
+    without = Situation(
+        licence=Licence.ENKELTANLEDNING, venue="serveringssted", event=EventFacts(named="17mai")
+    )
     with_limit = Situation(
-        licence=Licence.ENKELTANLEDNING, venue="serveringssted", event=EventFacts(named="17mai", age_limit_18=True)
+        licence=Licence.ENKELTANLEDNING,
+        venue="serveringssted",
+        event=EventFacts(named="17mai", age_limit_18=True),
     )
     assert "valdres.avslag.arrangement_uten_18_aar" in _refusals(rules, without)
     assert _refusals(rules, with_limit) == set()
@@ -880,7 +892,9 @@ def test_a_17_mai_event_without_an_18_year_limit_is_refused_and_with_one_it_is_n
 def test_an_event_where_children_meet_is_refused(book: RuleBook) -> None:
     # Valdres plan 3.3.2 pkt. 4: no serving where children and young people under 18 meet.
     rules = book.effective("3451", date(2026, 5, 12))
-    where = Situation(licence=Licence.ENKELTANLEDNING, venue="serveringssted", event=EventFacts(under_18=True))
+    where = Situation(
+        licence=Licence.ENKELTANLEDNING, venue="serveringssted", event=EventFacts(under_18=True)
+    )
     assert _refusals(rules, where) == {"valdres.avslag.under_18"}
 
 
@@ -926,7 +940,10 @@ def test_conditions_are_proposed_for_uteservering_and_for_concerts(book: RuleBoo
     assert conditions(ute) == {ConditionKind.AVGRENSET_UTESERVERING: (False, None)}
     konsert = Situation(licence=Licence.ENKELTANLEDNING, venue="konsert", area=Area.INNE)
     # The plan names no age ("spesielle aldersgrense"), so the condition carries none.
-    assert conditions(konsert) == {ConditionKind.ORDENSVAKTER: (True, None), ConditionKind.ALDERSGRENSE: (True, None)}
+    assert conditions(konsert) == {
+        ConditionKind.ORDENSVAKTER: (True, None),
+        ConditionKind.ALDERSGRENSE: (True, None),
+    }
 
 
 def test_politi_and_sosialtjenesten_must_be_heard_and_skatteetaten_may_be(book: RuleBook) -> None:
@@ -1013,5 +1030,7 @@ def test_the_ruleset_version_changes_when_a_value_changes(tmp_path: Path) -> Non
     before = RuleBook.load(tmp_path / "rules").effective("3451", day).version
     text = region.read_text(encoding="utf-8")
     assert text.count('window: {from: "13:00", to: "02:00"}') == 1
-    region.write_text(text.replace('window: {from: "13:00", to: "02:00"}', 'window: {from: "13:00", to: "01:30"}'))
+    region.write_text(
+        text.replace('window: {from: "13:00", to: "02:00"}', 'window: {from: "13:00", to: "01:30"}')
+    )
     assert RuleBook.load(tmp_path / "rules").effective("3451", day).version != before
