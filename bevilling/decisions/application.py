@@ -393,13 +393,9 @@ def reassess(book: RuleBook, evaluator: Evaluator, kommune: str, on: date, grant
             inside = (
                 window.interval is not None and window.interval.start <= start and end <= window.interval.end
             )
-            if inside or window.interval is None:
+            if inside or window.interval is None or window.window_rule is None:
                 continue  # a day the rules close entirely is not covered by any grant
-            allowed = (
-                "none"
-                if window.interval is None
-                else f"{hhmm(window.interval.start)}–{hhmm(window.interval.end)}"
-            )
+            allowed = f"{hhmm(window.interval.start)}–{hhmm(window.interval.end)}"
             decided_by = window.limit_rules[-1] if window.limit_rules else window.window_rule
             breaches.append(
                 Breach(
