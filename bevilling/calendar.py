@@ -395,9 +395,11 @@ def _wall_minute(t: datetime) -> int:
 def serving_moment(instant: datetime) -> ServingMoment:
     """Which skjenkedøgn (aloven § 4-4) an instant belongs to, and how far into it the clock is.
 
-    On the autumn night the clock shows 02:00–02:59 twice; the municipal practice is that serving
-    ends the first time the clock reaches the closing hour, so the second pass counts as the last
-    minute of the first pass (every closing time the clock has already shown stays passed).
+    On the autumn night the clock shows 02:00–02:59 twice. Municipal practice (Alta, Ålesund,
+    Båtsfjord) is that the hour is used once: serving ends the first time the clock reaches the
+    closing hour, and there is no extra hour. So the whole second pass counts as 03:00 on the
+    first pass's clock — the moment the clocks went back — which every closing time up to the
+    03:00 maximum has reached.
     """
     local = _in_oslo(instant)
     first_pass_offset = local.replace(fold=0).utcoffset()
@@ -407,7 +409,8 @@ def serving_moment(instant: datetime) -> ServingMoment:
         assert offset is not None
         utc = local.astimezone(UTC)
         change = _first_utc_with_offset(utc - (first_pass_offset - offset), utc, offset)
-        local = (change - _MINUTE).astimezone(OSLO)
+        # Wall time of the change on the first pass's clock: 03:00 summer time.
+        local = (change + first_pass_offset).replace(tzinfo=None)
     wall = _wall_minute(local)
     if wall < SERVING_DAY_START:
         return ServingMoment(local.date() - timedelta(days=1), wall + _MINUTES_PER_DAY)

@@ -341,8 +341,9 @@ def test_local_time_error_is_a_value_error() -> None:
         # Autumn: serving ends the first time the clock shows the closing hour.
         ("2026-10-25T02:15+02:00", date(2026, 10, 24), 1575),
         ("2026-10-25T02:59+02:00", date(2026, 10, 24), 1619),
-        ("2026-10-25T02:00+01:00", date(2026, 10, 24), 1619),
-        ("2026-10-25T02:15+01:00", date(2026, 10, 24), 1619),
+        # Alta, Ålesund: the repeated hour is used once, no extra hour (law.md § 3, DST practice).
+        ("2026-10-25T02:00+01:00", date(2026, 10, 24), 1620),
+        ("2026-10-25T02:15+01:00", date(2026, 10, 24), 1620),
         ("2026-10-25T03:00+01:00", date(2026, 10, 24), 1620),
     ],
 )

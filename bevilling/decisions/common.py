@@ -126,9 +126,12 @@ def rules_for(book: RuleBook, kommune: str, on: date) -> EffectiveRules:
 
 
 def checked_facts(rules: EffectiveRules, facts: Mapping[str, object]) -> dict[str, FactValue]:
-    """The facts a question gives, each declared by the kommune's rules and of its type."""
+    """The facts a question gives, each declared by the kommune's rules and of its type,
+    completed with the declared defaults for the facts it leaves out."""
     expected = {FactType.BOOL: bool, FactType.INT: int, FactType.TEXT: str}
-    result: dict[str, FactValue] = {}
+    result: dict[str, FactValue] = {
+        key: default for key, decl in rules.facts.items() if (default := decl.default_value()) is not None
+    }
     for key, value in facts.items():
         decl = rules.facts.get(key)
         if decl is None:

@@ -32,8 +32,12 @@ from bevilling.rules.model import (
     Level,
     LimitRule,
     PrerequisiteRule,
+    Rule,
+    SalesLimitRule,
+    SalesWindowRule,
     SeasonDecl,
     Selector,
+    ServingLimitRule,
     ServingWindowRule,
     VenueDecl,
     WindowRule,
@@ -42,8 +46,8 @@ from bevilling.rules.model import (
 )
 from bevilling.situation import DAY_TAGS, Situation, matches, within
 
-SEGMENT_DAYS = 366
 HORIZON_YEARS = 3
+HOURS_KINDS = (SalesWindowRule, ServingWindowRule, SalesLimitRule, ServingLimitRule)
 
 
 def check_path(path: Path | str) -> list[Problem]:
@@ -61,9 +65,10 @@ def check_book(book: RuleBook) -> list[Problem]:
     problems.extend(_overlapping_files(book))
     problems.extend(_shared_numbers(book))
     if not problems:
+        judged: dict[object, list[Problem]] = {}
         for slug, files in sorted(book.by_slug.items()):
             for loaded in files:
-                problems.extend(_semantic(book, slug, loaded))
+                problems.extend(_semantic(book, slug, loaded, judged))
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda p: (p.file, p.line, p.reason))
 
@@ -112,6 +117,27 @@ def _static(loaded: LoadedFile, book: RuleBook) -> Iterator[Problem]:
         if rule.kind in NATIONAL_ONLY_KINDS and model.level is not Level.NATIONAL:
             yield Problem(
                 here, line, f"rule {rule.id}: '{rule.kind}' is national law and cannot be set locally"
+            )
+        national = names.national_rules.get(rule.id)
+        if national is not None and model.level is not Level.NATIONAL:
+            if national.kind != rule.kind:
+                yield Problem(
+                    here,
+                    line,
+                    f"rule {rule.id}: replaces the national '{national.kind}' rule of that label with a '{rule.kind}'; a label keeps its kind",
+                )
+            elif isinstance(national, LimitRule) and national.enforcement is Enforcement.REJECT:
+                yield Problem(
+                    here,
+                    line,
+                    f"rule {rule.id}: is a national maximum ({national.hjemmel}); a kommune cannot replace it, only narrow inside it with its own rules",
+                )
+        if isinstance(rule, ServingLimitRule) and rule.closed and model.level is not Level.NATIONAL:
+            yield Problem(
+                here,
+                line,
+                f"rule {rule.id}: a whole day without serving is not allowed; "
+                "serving times may be narrowed, not cut by whole days (alkoholloven § 4-4)",
             )
         if isinstance(rule, ServingWindowRule) and rule.closed and model.level is not Level.NATIONAL:
             yield Problem(
@@ -162,6 +188,7 @@ class _Names:
     seasons: frozenset[str]
     facts: dict[str, FactType]
     labels: frozenset[str]
+    national_rules: dict[str, Rule]
 
 
 def _names_in_chain(loaded: LoadedFile, book: RuleBook) -> _Names:
@@ -177,6 +204,7 @@ def _names_in_chain(loaded: LoadedFile, book: RuleBook) -> _Names:
         seasons=frozenset(k for f in files for k in f.model.seasons),
         facts={k: d.type for f in files for k, d in f.model.facts.items()},
         labels=frozenset(r.id for f in files for r in f.model.rules),
+        national_rules={r.id: r for f in book.by_slug.get(NATIONAL, []) for r in f.model.rules},
     )
 
 
@@ -236,23 +264,26 @@ def _shared_numbers(book: RuleBook) -> Iterator[Problem]:
 
 
 def _segments(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[tuple[date, date]]:
-    """Spans over which the effective rules cannot change, each at most a year long."""
+    """Spans over which the effective rules cannot change, from the file's start until its
+    end, or until HORIZON_YEARS after today for a file still in force."""
     model = loaded.model
-    end_of_file = model.valid_to or date(model.valid_from.year + HORIZON_YEARS, 12, 31)
-    end_of_file = min(end_of_file, date(LAST_YEAR, 12, 31))
-    bounds = {model.valid_from, end_of_file + timedelta(days=1)}
+    open_end = date(max(model.valid_from, date.today()).year + HORIZON_YEARS, 12, 31)
+    last = min(model.valid_to or open_end, date(LAST_YEAR, 12, 31))
+    bounds = {model.valid_from, last + timedelta(days=1)}
     try:
         chain = book.chain(slug, model.valid_from)
     except NoRulesInForce:
         chain = [loaded]
     for member in chain:
         for placed in placed_rules(member):
-            for edge in (placed.valid_from, (placed.valid_to or date.max) + timedelta(days=0)):
-                if model.valid_from < edge <= end_of_file:
-                    bounds.add(edge if edge == placed.valid_from else edge + timedelta(days=1))
-    ordered = sorted(b for b in bounds if b <= end_of_file + timedelta(days=1))
+            if not isinstance(placed.rule, HOURS_KINDS):
+                continue  # only hours rules change what the semantic checks judge
+            bounds.add(placed.valid_from)
+            if placed.valid_to is not None and placed.valid_to < date.max:
+                bounds.add(placed.valid_to + timedelta(days=1))
+    ordered = sorted(b for b in bounds if model.valid_from <= b <= last + timedelta(days=1))
     for start, stop in itertools.pairwise(ordered):
-        yield start, min(stop - timedelta(days=1), start + timedelta(days=SEGMENT_DAYS - 1))
+        yield start, stop - timedelta(days=1)
 
 
 def _day_signatures(
@@ -329,16 +360,27 @@ def _describe(situation: Situation) -> str:
     return ", ".join(parts)
 
 
-def _semantic(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[Problem]:
+def _semantic(
+    book: RuleBook, slug: str, loaded: LoadedFile, judged: dict[object, list[Problem]]
+) -> Iterator[Problem]:
     for start, end in _segments(book, slug, loaded):
         try:
             rules = book.effective(slug, start)
         except NoRulesInForce:
             continue
-        for (_, seasons), day in _day_signatures(rules, start, end).items():
-            for domain in Domain:
-                for situation in situations(rules, domain, day, seasons):
-                    yield from _judge(rules, domain, situation, loaded.model.level)
+        # Kommuner of one region share most hours rules: judge each distinct set once.
+        hours_rules = tuple((p.id, str(p.origin)) for p in rules.rules if isinstance(p.rule, HOURS_KINDS))
+        declarations = (tuple(sorted(rules.facts)), tuple(sorted(rules.seasons)), tuple(sorted(rules.zones)))
+        for (tags, seasons), day in _day_signatures(rules, start, end).items():
+            key = (hours_rules, declarations, tags, seasons)
+            if key not in judged:
+                judged[key] = [
+                    problem
+                    for domain in Domain
+                    for situation in situations(rules, domain, day, seasons)
+                    for problem in _judge(rules, domain, situation, loaded.model.level)
+                ]
+            yield from judged[key]
 
 
 def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: Level) -> Iterator[Problem]:

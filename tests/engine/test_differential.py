@@ -19,11 +19,12 @@ is asked afresh for every situation.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,16 @@ from bevilling.rules.model import (
     ALL_GROUPS,
     APPLICATION_FLAGS,
     Area,
+    ConditionRule,
+    DiscretionRule,
     FactType,
-    LimitRule,
+    HearingRule,
     Licence,
+    LimitRule,
+    MaxGroupRule,
+    PrerequisiteRule,
+    PrikkRule,
+    RefusalRule,
     Selector,
     WindowRule,
 )
@@ -157,9 +165,9 @@ rules:
     not_before: "12:00"
     source: {ref: plan}
     hjemmel: alkoholloven § 4-4
-  - id: proveby.grense.kantine
+  - id: proveby.grense.havna_helligdag
     kind: skjenketid_grense
-    when: {venues: [kantine], days: [helligdag]}
+    when: {zones: [havna], days: [helligdag]}
     closed: true
     enforcement: cap
     source: {ref: plan}
@@ -446,36 +454,54 @@ def hours_content(rules: EffectiveRules, domain: Domain) -> str:
     return json.dumps([payload, declarations], sort_keys=True, default=str)
 
 
-def run_edges(differ: Differ, places: Iterable[Kommune], *, stop_at_first: bool = False) -> None:
+def mentioned_days(rules: EffectiveRules, domain: Domain) -> frozenset[str]:
+    """The day tags the domain's windows and limits test: all that a day is to them."""
+    return frozenset(
+        tag
+        for p in rules.rules
+        if isinstance(p.rule, (domain.window_kind, domain.limit_kind))
+        for tag in (p.rule.when.days or ())
+    )
+
+
+def run_edges(
+    differ: Differ, places: Iterable[Kommune], *, every_special_date: bool = True, stop_at_first: bool = False
+) -> None:
     """Edge comparisons for every place, day and situation.
+
+    A domain's answers depend on a day only through the tags its rules test, so days are
+    compared once per (content, tested tags, seasons); with ``every_special_date`` every
+    named day and clock-change night is compared by its own date as well.
 
     Places whose rules for a domain have the same content (the Valdres kommuner and their
     region; the kommuner without rules of their own and the national file) give the same
-    answers: each (content, kind of day) is compared once, and for every other place the
-    test asserts that the compiler gave it the very same rulesets and checks its windows
-    for one day, so every place's own rulesets are registered and asked.
+    answers: each (content, day) is compared once, and for every other place the test
+    asserts that the compiler gave it the very same rulesets and compares its windows for
+    one day, so every place's own rulesets are registered and asked.
     """
-    compared: set[tuple[Domain, str, frozenset[DayTag], frozenset[str], date | None]] = set()
+    compared: set[tuple[Any, ...]] = set()
     representative: dict[tuple[Domain, str], EffectiveRules] = {}
-    spot_checked: set[tuple[str, Domain]] = set()
+    same_checked: set[tuple[str, Domain]] = set()
     for place in places:
         for rules, info, seasons in day_cases(place):
             differ.counts["days"] += 1
-            special = info.date if any(day_tier(t) == 3 for t in info.tags) or info.tags & DST_TAGS else None
+            special = any(day_tier(t) == 3 for t in info.tags) or bool(info.tags & DST_TAGS)
             for domain in Domain:
                 content = hours_content(rules, domain)
                 first = representative.setdefault((domain, content), rules)
-                if first.version != rules.version:
-                    same_rulesets(differ.engine, first, rules, domain)
-                key = (domain, content, info.tags, seasons, special)
-                if key in compared:
-                    if (rules.version, domain) not in spot_checked:
-                        spot_checked.add((rules.version, domain))
+                if (rules.version, domain) not in same_checked:
+                    same_checked.add((rules.version, domain))
+                    if first.version != rules.version:
+                        same_rulesets(differ.engine, first, rules, domain)
                         for situation in check.situations(rules, domain, info, seasons):
                             differ.window(rules, domain, situation)
-                    differ.counts["day-domains shared with an identical rule set"] += 1
+                tags = frozenset(t for t in info.tags if t in mentioned_days(rules, domain))
+                key = (domain, content, tags, seasons, info.date if special and every_special_date else None)
+                if key in compared:
+                    differ.counts["day-domains answered by an identical comparison"] += 1
                     continue
                 compared.add(key)
+                differ.counts["day-domains compared"] += 1
                 for situation in check.situations(rules, domain, info, seasons):
                     differ.counts["situations"] += 1
                     differ.edges(rules, domain, situation)
@@ -508,7 +534,8 @@ def test_engine_and_reference_agree_at_every_edge_of_the_synthetic_book(
     synthetic_book: RuleBook, engine: EngineEvaluator, stats: Counter[str]
 ) -> None:
     differ = Differ(engine)
-    run_edges(differ, [kommune(synthetic_book, key) for key in synthetic_keys(synthetic_book)])
+    places = [kommune(synthetic_book, key) for key in synthetic_keys(synthetic_book)]
+    run_edges(differ, places, every_special_date=False)
     stats.update({f"synthetic edges: {k}": v for k, v in differ.counts.items()})
     assert differ.counts["at comparisons"] > 0
     assert not differ.disagreements, differ.report()
@@ -523,6 +550,115 @@ def test_every_named_day_and_clock_change_night_is_among_the_edge_days(book: Rul
             assert day in dates, day
         day += timedelta(days=1)
     assert {date(2026, 3, 28), date(2026, 10, 24), date(2027, 3, 27), date(2027, 10, 30)} <= dates
+
+
+# --- situations read off each rule's selector ------------------------------------------------
+
+
+@functools.cache
+def first_date_with(tag: str) -> date:
+    day = FIRST
+    while DayTag(tag) not in day_info(day).tags:
+        day += timedelta(days=1)
+        assert day <= LAST, tag
+    return day
+
+
+def _first(values: list[Any] | None) -> Any:
+    return values[0] if values else None
+
+
+def fulfil(selector: Selector, situation: Situation) -> Situation:
+    """``situation`` changed just enough that ``selector`` picks it (first listed values)."""
+    changes: dict[str, Any] = {}
+    for dimension, attribute in (
+        ("groups", "group"), ("areas", "area"), ("zones", "zone"),
+        ("venues", "venue"), ("outlets", "outlet"), ("licences", "licence"),
+    ):
+        if getattr(selector, dimension) is not None:
+            changes[attribute] = getattr(selector, dimension)[0]
+    if selector.days is not None:
+        changes["day"] = day_info(first_date_with(selector.days[0]))
+    if selector.seasons is not None:
+        changes["seasons"] = situation.seasons | {selector.seasons[0]}
+    if selector.facts:
+        changes["facts"] = {**situation.facts, **selector.facts}
+    if selector.application:
+        changes["application"] = {**situation.application, **selector.application}
+    if selector.event is not None:
+        flags = selector.event.model_dump(exclude_none=True)
+        named = flags.pop("named", None)
+        event = situation.event or EventFacts()
+        changes["event"] = replace(event, **flags, named=named[0] if named else event.named)
+    return replace(situation, **changes)
+
+
+def near_misses(situation: Situation) -> Iterator[Situation]:
+    """The situation, every group and none, and each dimension left unsaid in turn."""
+    yield situation
+    for group in (*ALL_GROUPS, None):
+        yield replace(situation, group=group)
+    for attribute in ("area", "zone", "venue", "outlet", "licence", "event", "day"):
+        if getattr(situation, attribute) is not None:
+            yield replace(situation, **{attribute: None})
+    for name in situation.facts:
+        yield replace(situation, facts={k: v for k, v in situation.facts.items() if k != name})
+    for name, value in situation.facts.items():
+        if isinstance(value, bool):
+            yield replace(situation, facts={**situation.facts, name: not value})
+    if situation.seasons:
+        yield replace(situation, seasons=frozenset())
+    for name, flag in situation.application.items():
+        yield replace(situation, application={**situation.application, name: not flag})
+
+
+def selector_cases(rules: EffectiveRules, kinds: tuple[type[Any], ...]) -> Iterator[Situation]:
+    """For every rule of ``kinds``: situations its selector (and its ``unless``) just picks,
+    and their near misses, on an ordinary Wednesday unless the selector names days."""
+    plain = Situation(day=day_info(first_date_with("onsdag")))
+    seen: set[str] = set()
+    for placed in rules.rules:
+        if not isinstance(placed.rule, kinds):
+            continue
+        picked = fulfil(placed.rule.when, plain)  # type: ignore[attr-defined]
+        bases = [picked]
+        unless = getattr(placed.rule, "unless", None)
+        if unless is not None:
+            bases.append(fulfil(unless, picked))
+        for base in bases:
+            for situation in near_misses(base):
+                key = describe(situation) + repr(sorted(situation.seasons))
+                if key not in seen:
+                    seen.add(key)
+                    yield situation
+
+
+def test_engine_and_reference_agree_on_situations_read_off_every_selector(
+    places: list[Kommune], engine: EngineEvaluator, stats: Counter[str]
+) -> None:
+    """Each rule's selector just fulfilled, and near misses: every group and no group, each
+    dimension left unsaid (facts too: a left-out fact takes its declared default)."""
+    differ = Differ(engine)
+    done: set[str] = set()
+    application_kinds = (MaxGroupRule, RefusalRule, PrerequisiteRule, ConditionRule, DiscretionRule, HearingRule)
+    for place in places:
+        rules = place.rules_on(FIRST)
+        for domain in Domain:
+            content = hours_content(rules, domain)
+            if content in done:
+                continue
+            done.add(content)
+            for situation in selector_cases(rules, (domain.window_kind, domain.limit_kind)):
+                differ.counts["situations"] += 1
+                differ.edges(rules, domain, situation)
+        for situation in selector_cases(rules, application_kinds):
+            differ.application(rules, situation)
+        for code in sorted({p.rule.code for p in rules.rules if isinstance(p.rule, PrikkRule)} | {"ukjent_kode"}):
+            differ.counts["prikk comparisons"] += 1
+            differ.differ(f"prikk {code}", rules, Situation(), engine.prikk_rules(rules, code),
+                          differ.reference.prikk_rules(rules, code))
+    stats.update({f"selector situations: {k}": v for k, v in differ.counts.items()})
+    assert not differ.disagreements, differ.report()
 
 
 # --- random situations ---------------------------------------------------------------------
@@ -715,7 +851,7 @@ def test_a_broken_compiler_is_caught_by_the_edge_comparison(
     monkeypatch.setattr(compiler, name, replacement)
     differ = Differ(EngineEvaluator(DurableEngine()))  # fresh engine: the shared one keeps good rulesets
     places = [kommune(synthetic_book, "proveby"), kommune(book, "valdres")]
-    run_edges(differ, places, stop_at_first=True)
+    run_edges(differ, places, every_special_date=False, stop_at_first=True)
     assert differ.disagreements, f"mutation '{mutation}' went unnoticed: {differ.report()}"
     stats[f"mutation caught after {differ.counts['at comparisons']} at comparisons: {mutation}"] = 1
     print(f"{mutation}: {differ.disagreements[0]}")

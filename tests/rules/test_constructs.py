@@ -300,12 +300,6 @@ def test_shops_close_at_16_on_jul_paaske_and_pinseaften_even_where_the_kommune_a
     assert outcome.limit_rules == ("salgstid.grense.helligdagsloven_aftener",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decisions/common.py checked_facts does not fill declared defaults, and situation.matches "
-    "compares a missing fact with None, so the reference evaluator never applies a limit that tests "
-    "unntatt_helligdagsloven: false (the durable engine does)",
-)
 def test_the_reference_evaluator_applies_a_fact_the_question_leaves_out_at_its_default(
     book: RuleBook,
 ) -> None:
