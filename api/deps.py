@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException
 
 from api.settings import Settings, get_settings
 from bevilling.engine.evaluator import EngineEvaluator
-from bevilling.rules.book import RuleBook
+from bevilling.rules.book import RuleBook, UnknownKommune
 
 
 @lru_cache(maxsize=1)
@@ -28,3 +28,11 @@ def get_evaluator() -> EngineEvaluator:
 
 BookDep = Annotated[RuleBook, Depends(get_book)]
 EvaluatorDep = Annotated[EngineEvaluator, Depends(get_evaluator)]
+
+
+def kommune_slug(book: RuleBook, key: str) -> str:
+    """A kommunenummer or slug as the slug records are stored under (404 if unknown)."""
+    try:
+        return book.slug_of(key)
+    except UnknownKommune as error:
+        raise HTTPException(404, str(error)) from None

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bevilling.calendar import LocalTimeError
@@ -17,9 +19,11 @@ PROBLEM = "application/problem+json"
 TYPE_BASE = "https://bevilling.no/problems/"
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:
@@ -67,9 +71,33 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=[{"pointer": "/at", "detail": str(error)}],
         )
 
+    @app.exception_handler(StaleDataError)
+    async def stale(_: Request, error: StaleDataError) -> JSONResponse:
+        return problem(
+            409, "conflict", "Changed meanwhile", "the record was changed by someone else; read it again"
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_: Request, error: IntegrityError) -> JSONResponse:
+        return problem(
+            409, "conflict", "Conflicts with stored data", "the request conflicts with a stored record"
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated", 403: "forbidden"}.get(
-            error.status_code, f"http-{error.status_code}"
+        code = {
+            401: "unauthenticated",
+            403: "forbidden",
+            404: "not-found",
+            405: "method-not-allowed",
+            409: "conflict",
+            412: "precondition-failed",
+            428: "precondition-required",
+        }.get(error.status_code, f"http-{error.status_code}")
+        return problem(
+            error.status_code,
+            code,
+            str(error.detail),
+            str(error.detail),
+            headers=getattr(error, "headers", None),
         )
-        return problem(error.status_code, code, str(error.detail), str(error.detail))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import install_problem_handlers
-from api.routers import kommuner
+from api.routers import (
+    audit,
+    bevillinger,
+    brukere,
+    gebyr,
+    kommuner,
+    kontroller,
+    oppgaver,
+    prikker,
+    revurdering,
+    soknader,
+)
 
 app = FastAPI(
     title="bevilling",
@@ -13,7 +24,19 @@ app = FastAPI(
     version="0.1.0",
 )
 install_problem_handlers(app)
-app.include_router(kommuner.router)
+for module in (
+    kommuner,
+    soknader,
+    bevillinger,
+    kontroller,
+    prikker,
+    oppgaver,
+    gebyr,
+    revurdering,
+    brukere,
+    audit,
+):
+    app.include_router(module.router)
 
 
 @app.get("/health", tags=["drift"])

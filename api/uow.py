@@ -84,7 +84,9 @@ def _replay(session: Session, actor: str, key: str, request_hash: str) -> JSONRe
         return None
     if record.request_hash != request_hash:
         raise HTTPException(422, f"Idempotency-Key '{key}' was already used for a different request")
-    return JSONResponse(record.response["body"], status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(
+        record.response["body"], status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 def idempotent_post(
@@ -105,7 +107,11 @@ def idempotent_post(
     if key:
         uow.session.add(
             IdempotencyRecord(
-                actor=actor, key=key, request_hash=request_hash, status_code=status, response={"body": payload}
+                actor=actor,
+                key=key,
+                request_hash=request_hash,
+                status_code=status,
+                response={"body": payload},
             )
         )
     try:
