@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
+    """Every setting is an environment variable ``BEVILLING_<NAME>`` (README, Settings)."""
+
     model_config = SettingsConfigDict(env_prefix="BEVILLING_")
 
     database_url: str = f"sqlite:///{ROOT / 'bevilling.sqlite3'}"

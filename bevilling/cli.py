@@ -39,7 +39,7 @@ EXIT_INVALID = 2
 
 
 def default_rules() -> Path:
-    configured = os.environ.get("BEVILLING_RULES")
+    configured = os.environ.get("BEVILLING_RULES_PATH")
     return Path(configured) if configured else Path(__file__).resolve().parent.parent / "rules"
 
 
@@ -300,15 +300,126 @@ def bench_engine(
         console.print(render_table(result))
 
 
+def _database_url() -> str:
+    from api.settings import get_settings
+
+    return get_settings().database_url
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the database (BEVILLING_DATABASE_URL, default the SQLite file) to the newest schema."""
+    from db.migrate import upgrade
+
+    upgrade(_database_url())
+    console.print("database is at the newest migration", markup=False)
+
+
+@app.command("demo")
+def demo(rules: RulesOption = None) -> None:
+    """Load the demo data set (Vennesla and Nord-Aurdal) into an empty database and print the tokens."""
+    from db.demo import load_demo
+    from db.migrate import upgrade
+
+    url = _database_url()
+    upgrade(url)
+    summary = load_demo(url, load_book(rules), _engine())
+    console.print(summary.describe(), markup=False)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    with_demo: Annotated[bool, typer.Option("--demo", help="load the demo data set if the database is empty")] = False,
 ) -> None:
-    """Run the service (database migrations first), on SQLite unless BEVILLING_DATABASE_URL says otherwise."""
+    """Run the service: migrations first, on SQLite unless BEVILLING_DATABASE_URL says otherwise."""
     import uvicorn
 
-    uvicorn.run("api.main:app", host=host, port=port)
+    from db.migrate import upgrade
+
+    url = _database_url()
+    upgrade(url)
+    if with_demo:
+        from db.demo import load_demo
+
+        console.print(load_demo(url, load_book(None), _engine()).describe(), markup=False)
+    console.print(f"bevilling on http://{host}:{port}/docs (database: {url.split('@')[-1]})", markup=False)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers)
+
+
+gebyr_app = typer.Typer(no_args_is_help=True, help="Omsetningsgebyr.")
+users_app = typer.Typer(no_args_is_help=True, help="Users and their tokens.")
+app.add_typer(gebyr_app, name="gebyr")
+app.add_typer(users_app, name="users")
+
+
+@gebyr_app.command("run")
+def gebyr_run(
+    year: Annotated[int, typer.Option("--year")],
+    kommune: Annotated[str, typer.Option("--kommune", help="kommunenummer or slug")],
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="write the lines as CSV here")] = None,
+    actor: Annotated[str, typer.Option(help="who runs it (audit log)")] = "cli",
+    rules: RulesOption = None,
+) -> None:
+    """The yearly omsetningsgebyr run for one kommune; re-running a year replaces, never adds."""
+    from rich.progress import Progress
+
+    from bevilling.decisions.common import DecisionError
+    from db.commands import run_gebyr, write_csv
+
+    book = load_book(rules)
+    try:
+        slug = book.slug_of(kommune)
+    except UnknownKommune as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    with Progress(console=errors) as progress:
+        task = progress.add_task(f"omsetningsgebyr {year} {slug}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            summary = run_gebyr(_database_url(), book, slug, year, actor, progress=advance)
+        except DecisionError as error:
+            errors.print(str(error), markup=False)
+            raise typer.Exit(EXIT_INVALID) from None
+    table = Table(title=f"Omsetningsgebyr {year}, {slug} (satser: {summary.rates_status})")
+    for column in ("bevilling", "sted", "bevilling", "grunnlag", "kroner"):
+        table.add_column(column)
+    for line in summary.lines:
+        table.add_row(str(line.bevilling_id), line.place, line.licence, line.basis, str(line.amount))
+    console.print(table)
+    console.print(f"sum: {summary.total} kr; uten omsetningsoppgave: {len(summary.missing_oppgave)}", markup=False)
+    for missing in summary.missing_oppgave:
+        console.print(f"  mangler oppgave: {missing}", markup=False)
+    if csv_out:
+        write_csv(summary, csv_out)
+        console.print(f"CSV: {csv_out}", markup=False)
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="saksbehandler, kontrollor or admin")],
+    kommune: Annotated[list[str], typer.Option("--kommune", help="kommunenummer or slug (repeat)")],
+) -> None:
+    """Create a user and print its token once (only its hash is stored)."""
+    from db.commands import add_user
+
+    book = load_book(None)
+    try:
+        slugs = [book.slug_of(k) for k in kommune]
+    except UnknownKommune as error:
+        errors.print(str(error), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if role not in ("saksbehandler", "kontrollor", "admin"):
+        errors.print(f"role must be saksbehandler, kontrollor or admin, not '{role}'", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    token = add_user(_database_url(), username, role, slugs)
+    console.print(f"{username}: {token}", markup=False)
 
 
 if __name__ == "__main__":

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/bevilling serve "$@"
+exec .venv/bin/bevilling serve --demo "$@"
