@@ -16,7 +16,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bevilling.calendar import LAST_YEAR, DayInfo, day_info
-from bevilling.reference import Domain, RuleConflict, chosen_window, decide_window, window_interval
+from bevilling.reference import (
+    Domain,
+    RuleConflict,
+    applicable,
+    choose,
+    chosen_window,
+    decide_window,
+    window_interval,
+)
 from bevilling.rules.book import NATIONAL, EffectiveRules, NoRulesInForce, RuleBook, placed_rules
 from bevilling.rules.loader import LoadedFile, Problem, RuleFileError
 from bevilling.rules.model import (
@@ -30,7 +38,9 @@ from bevilling.rules.model import (
     FactValue,
     GebyrRule,
     Level,
+    Licence,
     LimitRule,
+    MaxGroupRule,
     PrerequisiteRule,
     Rule,
     SalesLimitRule,
@@ -47,6 +57,7 @@ from bevilling.rules.model import (
 from bevilling.situation import DAY_TAGS, Situation, matches, within
 
 HORIZON_YEARS = 3
+SITUATION_MARK = "\x00"
 HOURS_KINDS = (SalesWindowRule, ServingWindowRule, SalesLimitRule, ServingLimitRule)
 
 
@@ -69,8 +80,25 @@ def check_book(book: RuleBook) -> list[Problem]:
         for slug, files in sorted(book.by_slug.items()):
             for loaded in files:
                 problems.extend(_semantic(book, slug, loaded, judged))
-    unique = dict.fromkeys(problems)
-    return sorted(unique, key=lambda p: (p.file, p.line, p.reason))
+    return _grouped(problems)
+
+
+def _grouped(problems: Iterable[Problem]) -> list[Problem]:
+    """One line per finding: the first situation it was found in, and how many more."""
+    found: dict[tuple[str, int, str], list[str]] = {}
+    for problem in problems:
+        finding, _, situation = problem.reason.partition(SITUATION_MARK)
+        where = found.setdefault((problem.file, problem.line, finding), [])
+        if situation and situation not in where:
+            where.append(situation)
+    result = []
+    for (file, line, finding), where in found.items():
+        if not where:
+            result.append(Problem(file, line, finding))
+            continue
+        more = f"; and {len(where) - 1} more" if len(where) > 1 else ""
+        result.append(Problem(file, line, f"{finding} (on {where[0]}{more})"))
+    return sorted(result, key=lambda p: (p.file, p.line, p.reason))
 
 
 # --- static ------------------------------------------------------------------------------
@@ -371,6 +399,10 @@ def _semantic(
         # Kommuner of one region share most hours rules: judge each distinct set once.
         hours_rules = tuple((p.id, str(p.origin)) for p in rules.rules if isinstance(p.rule, HOURS_KINDS))
         declarations = (tuple(sorted(rules.facts)), tuple(sorted(rules.seasons)), tuple(sorted(rules.zones)))
+        groups_key = ("max_group", tuple((p.id, str(p.origin)) for p in rules.of_kind(MaxGroupRule)))
+        if groups_key not in judged:
+            judged[groups_key] = list(_max_group_conflicts(rules))
+        yield from judged[groups_key]
         for (tags, seasons), day in _day_signatures(rules, start, end).items():
             key = (hours_rules, declarations, tags, seasons)
             if key not in judged:
@@ -383,12 +415,35 @@ def _semantic(
             yield from judged[key]
 
 
+def _max_group_conflicts(rules: EffectiveRules) -> Iterator[Problem]:
+    """Two highest-group rules of the same rank that disagree for some licence and venue."""
+    for licence in Licence:
+        names = rules.outlets if licence is Licence.SALG else rules.venues
+        for name in sorted(names):
+            situation = Situation(
+                licence=licence,
+                outlet=name if licence is Licence.SALG else None,
+                venue=None if licence is Licence.SALG else name,
+            )
+            try:
+                choose(applicable(rules, MaxGroupRule, situation))
+            except RuleConflict as conflict:
+                first = rules.by_id(conflict.rule_ids[0])
+                yield Problem(
+                    first.origin.file,
+                    first.origin.line,
+                    f"{conflict}{SITUATION_MARK}{licence.value}, {name}",
+                )
+
+
 def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: Level) -> Iterator[Problem]:
     try:
         window = chosen_window(rules, domain, situation)
     except RuleConflict as conflict:
         first = rules.by_id(conflict.rule_ids[0])
-        yield Problem(first.origin.file, first.origin.line, f"{conflict} on {_describe(situation)}")
+        yield Problem(
+            first.origin.file, first.origin.line, f"{conflict}{SITUATION_MARK}{_describe(situation)}"
+        )
         return
     if domain is Domain.SKJENKING and situation.group == 3:
         yield from _group3_not_later(rules, situation)
@@ -414,19 +469,19 @@ def _judge(rules: EffectiveRules, domain: Domain, situation: Situation, level: L
             yield Problem(
                 window.origin.file,
                 window.origin.line,
-                f"rule {window.id}: allows {what} on a day with none by law: {law}, on {_describe(situation)}",
+                f"rule {window.id}: allows {what} on a day with none by law: {law}{SITUATION_MARK}{_describe(situation)}",
             )
         elif limit.not_before and interval.start < domain.minute(limit.not_before):
             yield Problem(
                 window.origin.file,
                 window.origin.line,
-                f"rule {window.id}: {what} from {shown.from_} is before the national limit {limit.not_before}: {law}, on {_describe(situation)}",
+                f"rule {window.id}: {what} from {shown.from_} is before the national limit {limit.not_before}: {law}{SITUATION_MARK}{_describe(situation)}",
             )
         elif limit.not_after and interval.end > domain.minute(limit.not_after):
             yield Problem(
                 window.origin.file,
                 window.origin.line,
-                f"rule {window.id}: {what} to {shown.to} is after the national limit {limit.not_after}: {law}, on {_describe(situation)}",
+                f"rule {window.id}: {what} to {shown.to} is after the national limit {limit.not_after}: {law}{SITUATION_MARK}{_describe(situation)}",
             )
 
 
@@ -449,6 +504,6 @@ def _group3_not_later(rules: EffectiveRules, situation: Situation) -> Iterator[P
                 placed.origin.file,
                 placed.origin.line,
                 f"rule {placed.id}: gruppe 3 is served later than gruppe {group} "
-                f"(alkoholloven § 4-4: gruppe 3 may not run beyond the other groups), on {_describe(situation)}",
+                f"(alkoholloven § 4-4: gruppe 3 may not run beyond the other groups){SITUATION_MARK}{_describe(situation)}",
             )
             return
