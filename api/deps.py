@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 
 from api.settings import Settings, get_settings
-from bevilling.engine.evaluator import EngineEvaluator
+from bevilling.engine.evaluator import EngineEvaluator, ReferenceEvaluator, ShadowEvaluator
 from bevilling.rules.book import RuleBook, UnknownKommune
 
 
@@ -21,13 +21,18 @@ def get_book(settings: Annotated[Settings, Depends(get_settings)]) -> RuleBook:
     return _book(str(settings.rules_path))
 
 
-@lru_cache(maxsize=1)
-def get_evaluator() -> EngineEvaluator:
-    return EngineEvaluator()
+@lru_cache(maxsize=4)
+def _evaluator(sample_rate: float) -> ShadowEvaluator:
+    return ShadowEvaluator(EngineEvaluator(), ReferenceEvaluator(), sample_rate)
+
+
+def get_evaluator(settings: Annotated[Settings, Depends(get_settings)]) -> ShadowEvaluator:
+    """The engine, with a sample of its answers re-checked by the reference evaluator."""
+    return _evaluator(settings.shadow_sample_rate)
 
 
 BookDep = Annotated[RuleBook, Depends(get_book)]
-EvaluatorDep = Annotated[EngineEvaluator, Depends(get_evaluator)]
+EvaluatorDep = Annotated[ShadowEvaluator, Depends(get_evaluator)]
 
 
 def kommune_slug(book: RuleBook, key: str) -> str:

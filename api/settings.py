@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +18,7 @@ class Settings(BaseSettings):
 
     database_url: str = f"sqlite:///{ROOT / 'bevilling.sqlite3'}"
     rules_path: Path = ROOT / "rules"
+    shadow_sample_rate: float = Field(default=0.01, ge=0, le=1)
 
 
 @lru_cache(maxsize=1)

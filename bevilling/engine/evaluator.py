@@ -8,9 +8,12 @@ modules turn ids into reasons with sources.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bevilling.engine.compiler import CompiledRuleset, compile_rules, message
 from bevilling.engine.durable_adapter import DurableEngine, EngineError
@@ -38,6 +41,10 @@ from bevilling.rules.model import (
     WindowRule,
 )
 from bevilling.situation import Situation, matches
+
+
+T = TypeVar("T")
+_log = logging.getLogger("bevilling.shadow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +192,53 @@ class EngineEvaluator:
     def prikk_rules(self, rules: EffectiveRules, code: str) -> tuple[str, ...]:
         fired = self._all(rules, "prikk", Situation(), code=code)
         return tuple(a.partition("|")[2] for a in fired if a.startswith("points|"))
+
+
+class ShadowMismatch(EngineError):
+    """The engine and the reference evaluator disagreed: the decision is refused."""
+
+
+class ShadowEvaluator:
+    """Answers with ``primary`` and re-checks every ``period``-th question with ``oracle``.
+
+    A disagreement is logged, counted, and fails closed (``ShadowMismatch``), so a wrong
+    engine answer is never returned from a checked question.
+    """
+
+    def __init__(self, primary: Evaluator, oracle: Evaluator, sample_rate: float) -> None:
+        if not 0 <= sample_rate <= 1:
+            raise ValueError(f"sample rate must be within 0..1, got {sample_rate}")
+        self.name = primary.name
+        self._primary, self._oracle = primary, oracle
+        self._period = 0 if sample_rate == 0 else max(1, round(1 / sample_rate))
+        self._asked = itertools.count(1)
+        self.checked = 0
+        self.mismatches = 0
+
+    def _compare(self, question: str, got: T, expected: Callable[[], T]) -> T:
+        if self._period and next(self._asked) % self._period == 0:
+            self.checked += 1
+            want = expected()
+            if want != got:
+                self.mismatches += 1
+                _log.error("shadow mismatch on %s: engine %r, reference %r", question, got, want)
+                raise ShadowMismatch(
+                    f"engine and reference evaluator disagree on {question}; decision refused"
+                )
+        return got
+
+    def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
+        got = self._primary.at(rules, domain, situation, minute)
+        return self._compare("at", got, lambda: self._oracle.at(rules, domain, situation, minute))
+
+    def window(self, rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
+        got = self._primary.window(rules, domain, situation)
+        return self._compare("window", got, lambda: self._oracle.window(rules, domain, situation))
+
+    def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch:
+        got = self._primary.application(rules, situation)
+        return self._compare("application", got, lambda: self._oracle.application(rules, situation))
+
+    def prikk_rules(self, rules: EffectiveRules, code: str) -> tuple[str, ...]:
+        got = self._primary.prikk_rules(rules, code)
+        return self._compare("prikk", got, lambda: self._oracle.prikk_rules(rules, code))
