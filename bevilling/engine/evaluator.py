@@ -42,7 +42,6 @@ from bevilling.rules.model import (
 )
 from bevilling.situation import Situation, matches
 
-
 T = TypeVar("T")
 _log = logging.getLogger("bevilling.shadow")
 
