@@ -62,11 +62,15 @@ def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise RuleFileError(
+                    [Problem(file, key_node.start_mark.line + 1, "merge keys (<<) are not supported: write the values out")]
+                )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise RuleFileError(
                     [Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")]
                 )
-            key = _scalar(key_node)
+            key = _scalar(key_node, file)
             if isinstance(key, bool):
                 # YAML 1.1 reads the keys on/off/yes/no as booleans; as a key they are words.
                 key = key_node.value
@@ -86,19 +90,21 @@ def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    return _scalar(node, file)
 
 
 _UNQUOTED_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, file: str = "") -> Any:
     # YAML 1.1 reads an unquoted 08:00 as the base-60 integer 480; a case officer means a time.
     if isinstance(node, yaml.ScalarNode) and node.style is None and _UNQUOTED_CLOCK.match(node.value):
         return node.value
     constructor = yaml.SafeLoader("")
     try:
         return constructor.construct_object(node, deep=True)
+    except yaml.YAMLError as error:
+        raise RuleFileError([Problem(file, node.start_mark.line + 1, f"YAML: {error}")]) from None
     finally:
         constructor.dispose()
 

@@ -1,0 +1,36 @@
+"""YAML the loader must refuse with a line, never with a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bevilling.rules.check import check_path
+
+HEADER = (
+    "schema: bevilling/rules/v1\nlevel: kommune\nslug: t\nname: T\nkommunenummer: \"9998\"\n"
+    "valid_from: 2026-01-01\nsources: {s: {title: t, url: \"https://x\"}}\nrules:\n"
+)
+
+
+def _problems(tmp_path: Path, body: str) -> list[str]:
+    path = tmp_path / "t.yaml"
+    path.write_text(HEADER + body, encoding="utf-8")
+    return [f"{p.line}: {p.reason}" for p in check_path(path)]
+
+
+def test_a_merge_key_is_refused_at_its_line(tmp_path: Path) -> None:
+    body = '  - &r {id: a, kind: skjonn, text: x, source: {ref: s}, hjemmel: "x"}\n  - {<<: *r, id: b}\n'
+    assert _problems(tmp_path, body) == ["10: merge keys (<<) are not supported: write the values out"]
+
+
+def test_a_python_tag_is_refused_at_its_line(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "  - !!python/object:os.system {a: 1}\n")
+    assert len(problems) == 1 and problems[0].startswith("9: YAML:")
+
+
+def test_an_unquoted_time_is_read_as_a_time_not_base_60(tmp_path: Path) -> None:
+    body = (
+        "  - {id: a, kind: skjenketid, when: {groups: [1]}, window: {from: 08:00, to: 01:00},"
+        ' source: {ref: s}, hjemmel: "x"}\n'
+    )
+    assert _problems(tmp_path, body) == []
