@@ -25,7 +25,14 @@ from bevilling.reference import (
     decide_window,
     window_interval,
 )
-from bevilling.rules.book import NATIONAL, EffectiveRules, NoRulesInForce, RuleBook, placed_rules
+from bevilling.rules.book import (
+    NATIONAL,
+    EffectiveRules,
+    NoRulesInForce,
+    RuleBook,
+    UnknownKommune,
+    placed_rules,
+)
 from bevilling.rules.loader import LoadedFile, Problem, RuleFileError
 from bevilling.rules.model import (
     ALL_GROUPS,
@@ -73,6 +80,15 @@ def check_book(book: RuleBook) -> list[Problem]:
     problems: list[Problem] = []
     for loaded in book.files:
         problems.extend(_static(loaded, book))
+    if NATIONAL not in book.by_slug:
+        for loaded in book.files:
+            problems.append(
+                Problem(
+                    loaded.path,
+                    1,
+                    "the national rule file (rules/national.yaml) must be checked with it: give the folder",
+                )
+            )
     problems.extend(_overlapping_files(book))
     problems.extend(_shared_numbers(book))
     if not problems:
@@ -300,7 +316,7 @@ def _segments(book: RuleBook, slug: str, loaded: LoadedFile) -> Iterator[tuple[d
     bounds = {model.valid_from, last + timedelta(days=1)}
     try:
         chain = book.chain(slug, model.valid_from)
-    except NoRulesInForce:
+    except (NoRulesInForce, UnknownKommune):
         chain = [loaded]
     for member in chain:
         for placed in placed_rules(member):
@@ -394,7 +410,7 @@ def _semantic(
     for start, end in _segments(book, slug, loaded):
         try:
             rules = book.effective(slug, start)
-        except NoRulesInForce:
+        except (NoRulesInForce, UnknownKommune):
             continue
         # Kommuner of one region share most hours rules: judge each distinct set once.
         hours_rules = tuple((p.id, str(p.origin)) for p in rules.rules if isinstance(p.rule, HOURS_KINDS))

@@ -57,14 +57,27 @@ class LoadedFile:
         return self.line_of("rules", index)
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: str) -> Any:
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        raise RuleFileError(
+            [Problem(file, node.start_mark.line + 1, f"YAML tag {node.tag} is not allowed in rule files")]
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise RuleFileError(
-                    [Problem(file, key_node.start_mark.line + 1, "merge keys (<<) are not supported: write the values out")]
+                    [
+                        Problem(
+                            file,
+                            key_node.start_mark.line + 1,
+                            "merge keys (<<) are not supported: write the values out",
+                        )
+                    ]
                 )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise RuleFileError(
