@@ -56,9 +56,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(error, RulesUnavailable) else 422
         if isinstance(error, RatesMissing):
             status = 422
-        extra = {"errors": [{"pointer": "/" + error.field, "detail": str(error)}]} if error.field else {}
+        issues = [{"pointer": "/" + error.field, "detail": str(error)}] if error.field else []
         return problem(
-            status, error.code.replace("_", "-"), "The rules cannot answer this", str(error), **extra
+            status, error.code.replace("_", "-"), "The rules cannot answer this", str(error), errors=issues
         )
 
     @app.exception_handler(LocalTimeError)

@@ -207,7 +207,7 @@ def _sales_allowed(book: RuleBook, evaluator: Evaluator, case: Case) -> tuple[An
     at = _instant(case.given["at"])
     group = _group(book, case.given, at.date())
     answer = hours.sales_allowed(
-        book, evaluator, case.kommune, at, group=group, outlet=case.given.get("outlet", "butikk")
+        book, evaluator, case.kommune, at, group=group, outlet=case.given.get("outlet", "butikk"), facts=_facts(case)
     )
     return answer.allowed, answer.reasons
 
@@ -237,6 +237,7 @@ def _sales_window(book: RuleBook, evaluator: Evaluator, case: Case) -> tuple[Any
         day,
         group=case.given.get("group", 1),
         outlet=case.given.get("outlet", "butikk"),
+        facts=_facts(case),
     )
     return _window_json(answer), answer.reasons
 

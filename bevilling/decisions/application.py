@@ -38,6 +38,7 @@ from bevilling.rules.model import (
     FactValue,
     HearingBody,
     HearingRule,
+    Level,
     Licence,
     MaxGroupRule,
     PrerequisiteRule,
@@ -100,6 +101,10 @@ class Assessment(Frozen):
     granted_areas: list[Area]
     max_group: int | None
     refusals: list[Reason]
+    binding_refusals: list[Reason] = Field(
+        default_factory=list,
+        description="refusals the law itself requires (national rules, e.g. vandel § 1-7b): no vedtak may grant past them",
+    )
     to_document: list[Reason]
     conditions: list[ProposedCondition]
     hearings: list[Hearing]
@@ -148,6 +153,7 @@ def assess(book: RuleBook, evaluator: Evaluator, application: Application) -> As
     if application.licence is Licence.SALG and Area.UTE in application.areas:
         raise DecisionError("a salgsbevilling has no uteservering area", field="areas")
     refusals: dict[str, Reason] = {}
+    binding: dict[str, Reason] = {}
     to_document: dict[str, Reason] = {}
     conditions: dict[str, ProposedCondition] = {}
     hearings: dict[str, Hearing] = {}
@@ -160,7 +166,10 @@ def assess(book: RuleBook, evaluator: Evaluator, application: Application) -> As
         match = evaluator.application(rules, _situation(rules, application, area))
         area_refused = False
         for rule_id in match.refusals:
-            refusals.setdefault(rule_id, reason(rules.by_id(rule_id)))
+            placed = rules.by_id(rule_id)
+            refusals.setdefault(rule_id, reason(placed))
+            if placed.origin.level is Level.NATIONAL:
+                binding.setdefault(rule_id, refusals[rule_id])
             area_refused = True
         for rule_id in match.prerequisites:
             placed = rules.by_id(rule_id)
@@ -168,6 +177,8 @@ def assess(book: RuleBook, evaluator: Evaluator, application: Application) -> As
             given = getattr(application, placed.rule.requires, None)
             if given is False:
                 refusals.setdefault(rule_id, reason(placed, placed.rule.reason))
+                if placed.origin.level is Level.NATIONAL:
+                    binding.setdefault(rule_id, refusals[rule_id])
                 area_refused = True
             elif given is None:
                 to_document.setdefault(rule_id, reason(placed, placed.rule.reason))
@@ -227,6 +238,7 @@ def assess(book: RuleBook, evaluator: Evaluator, application: Application) -> As
         granted_areas=granted_areas if outcome is not Outcome.AVSLAS else [],
         max_group=max_group,
         refusals=list(refusals.values()),
+        binding_refusals=list(binding.values()),
         to_document=list(to_document.values()),
         conditions=list(conditions.values()),
         hearings=list(hearings.values()),

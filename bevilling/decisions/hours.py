@@ -177,9 +177,16 @@ def _window(
 
 
 def sales_allowed(
-    book: RuleBook, evaluator: Evaluator, kommune: str, at: datetime, *, group: int, outlet: str = "butikk"
+    book: RuleBook,
+    evaluator: Evaluator,
+    kommune: str,
+    at: datetime,
+    *,
+    group: int,
+    outlet: str = "butikk",
+    facts: Mapping[str, object] | None = None,
 ) -> HoursAnswer:
-    return _at(book, evaluator, kommune, Domain.SALG, at, group=group, outlet=outlet)
+    return _at(book, evaluator, kommune, Domain.SALG, at, group=group, outlet=outlet, facts=facts)
 
 
 def serving_allowed(
@@ -209,9 +216,16 @@ def serving_allowed(
 
 
 def sales_window(
-    book: RuleBook, evaluator: Evaluator, kommune: str, day: date, *, group: int = 1, outlet: str = "butikk"
+    book: RuleBook,
+    evaluator: Evaluator,
+    kommune: str,
+    day: date,
+    *,
+    group: int = 1,
+    outlet: str = "butikk",
+    facts: Mapping[str, object] | None = None,
 ) -> WindowAnswer:
-    return _window(book, evaluator, kommune, Domain.SALG, day, group=group, outlet=outlet)
+    return _window(book, evaluator, kommune, Domain.SALG, day, group=group, outlet=outlet, facts=facts)
 
 
 def serving_window(

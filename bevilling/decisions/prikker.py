@@ -9,7 +9,9 @@
   table of extra days). A transfer (overdragelse) starts a new period; a renewal does not.
 
 "Counted from the dates of the violations": the total is the highest sum of points
-within any two-year period that ends on a violation date up to the assessment date. A
+within a two-year period that ends on a violation date; only periods ending within the
+two years before the assessment date count, so points that were never acted on in time
+do not resurface years later. A
 period of two years includes the same calendar date two years earlier and not the day
 before it. Beyond 24 points the table is applied again per block of 12, which no source
 confirms; a proposal that relies on it says so.
@@ -133,16 +135,18 @@ def window_start(on: date, years: int) -> date:
 
 
 def counted(history: Iterable[Entry], on: date, years: int, overdragelse: date | None = None) -> list[Entry]:
-    """The entries of the two-year period (ending on a violation date) with most points."""
+    """The entries of the two-year period with most points, among the periods that end on a
+    violation date within the two years before ``on`` (the latest such period on a tie)."""
     eligible = sorted(
         (e for e in history if e.date <= on and (overdragelse is None or e.date >= overdragelse)),
         key=lambda e: e.date,
     )
+    recent = window_start(on, years)
     best: list[Entry] = []
-    for anchor in {e.date for e in eligible}:
+    for anchor in sorted({e.date for e in eligible if e.date >= recent}):
         start = window_start(anchor, years)
         inside = [e for e in eligible if start <= e.date <= anchor]
-        if sum(e.points for e in inside) > sum(e.points for e in best):
+        if sum(e.points for e in inside) >= sum(e.points for e in best):
             best = inside
     return best
 
@@ -205,6 +209,14 @@ def propose_inndragning(
     )
 
 
+LICENCE_NAMES = {
+    Licence.SALG: "salgsbevilling",
+    Licence.SKJENKING: "skjenkebevilling",
+    Licence.ENKELTANLEDNING: "bevilling for en enkelt anledning",
+    Licence.AMBULERENDE: "ambulerende skjenkebevilling",
+}
+
+
 class Violation(Frozen):
     """A violation as a forhåndsvarsel lists it."""
 
@@ -226,12 +238,13 @@ def forhandsvarsel(
 ) -> str:
     """Draft of the advance notice (forvaltningsloven § 16) of an inndragning under
     alkoholforskriften § 10-2; the case officer edits and signs it."""
+    name = LICENCE_NAMES[licence]
     lines = [
-        f"Forhåndsvarsel om inndragning av {licence.value}sbevilling",
+        f"Forhåndsvarsel om inndragning av {name}",
         "",
         f"Til: {holder}, {place_name}",
         "",
-        f"{kommune_name} varsler med dette at kommunen vurderer å inndra {licence.value}sbevillingen for "
+        f"{kommune_name} varsler med dette at kommunen vurderer å inndra {name}en for "
         f"{place_name} i {proposal.days} dager, jf. alkoholloven § 1-8 og alkoholforskriften § 10-2.",
         "",
         f"Bevillingen er tildelt til sammen {proposal.total} prikker innenfor en periode på to år, regnet fra "
