@@ -11,8 +11,6 @@ that nobody learns what another kommune holds.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +21,9 @@ from sqlalchemy import select
 
 from api.uow import UowDep
 from db.models import User
+from db.tokens import hash_token, new_token
+
+__all__ = ["hash_token", "new_token"]
 
 
 class Role(StrEnum):
@@ -39,14 +40,6 @@ class Principal:
 
     def may_see(self, kommune: str) -> bool:
         return kommune in self.kommuner
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def _unauthenticated(detail: str) -> HTTPException:

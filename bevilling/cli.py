@@ -418,7 +418,13 @@ def users_add(
     if role not in ("saksbehandler", "kontrollor", "admin"):
         errors.print(f"role must be saksbehandler, kontrollor or admin, not '{role}'", markup=False)
         raise typer.Exit(EXIT_INVALID)
-    token = add_user(_database_url(), username, role, slugs)
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        token = add_user(_database_url(), username, role, slugs)
+    except IntegrityError:
+        errors.print(f"a user named '{username}' already exists", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
     console.print(f"{username}: {token}", markup=False)
 
 

@@ -82,12 +82,12 @@ def omsetningsgebyr(
     lines = []
     for group, amount in sorted(litres.items()):
         volume = Decimal(amount)
-        if group not in allowed:
-            raise DecisionError(f"a {licence.value}bevilling has no gruppe {group}", field=f"litres/{group}")
         if volume < 0:
             raise DecisionError(f"litres for gruppe {group} cannot be negative", field=f"litres/{group}")
         if volume == 0:
             continue
+        if group not in allowed:
+            raise DecisionError(f"a {licence.value}bevilling has no gruppe {group}", field=f"litres/{group}")
         rate = rates.rate(group)
         if rate is None:
             raise RatesMissing(

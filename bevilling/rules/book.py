@@ -32,6 +32,7 @@ from bevilling.rules.model import (
 from bevilling.situation import specificity
 
 NATIONAL = "national"
+EFFECTIVE_CACHE_SIZE = 20_000
 R = TypeVar("R", bound=RuleBase)
 
 
@@ -172,6 +173,7 @@ class RuleBook:
 
     def __init__(self, files: Iterable[LoadedFile]) -> None:
         self.files = list(files)
+        self._effective: dict[tuple[str, date], EffectiveRules] = {}
         self.by_slug: dict[str, list[LoadedFile]] = {}
         self.by_number: dict[str, str] = {}
         for loaded in self.files:
@@ -239,7 +241,16 @@ class RuleBook:
         return chain
 
     def effective(self, key: str, on: date) -> EffectiveRules:
+        """Cached: a loaded book never changes, and every decision asks for its rules."""
         slug = self.slug_of(key)
+        cached = self._effective.get((slug, on))
+        if cached is None:
+            if len(self._effective) >= EFFECTIVE_CACHE_SIZE:
+                self._effective.pop(next(iter(self._effective)))
+            cached = self._effective[(slug, on)] = self._resolve(slug, on)
+        return cached
+
+    def _resolve(self, slug: str, on: date) -> EffectiveRules:
         chain = self.chain(slug, on)
         by_label: dict[str, PlacedRule] = {}
         facts: dict[str, FactDecl] = {}
