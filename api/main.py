@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import install_problem_handlers
+from api.web import routes as web
 from api.routers import (
     audit,
     bevillinger,

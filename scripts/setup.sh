@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs the project with its development tools. durable-rules has
 # no wheels: it is built from source, so gcc and the Python headers must be present.
+# The browser tests drive the system Chromium (Debian package); no browser is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -11,3 +12,10 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+if [ "${BEVILLING_BROWSER:-1}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is not installed: the browser tests will be skipped (apt-get install chromium)" >&2
+  fi
+fi
