@@ -415,15 +415,12 @@ def users_add(
     except UnknownKommune as error:
         errors.print(str(error), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    if role not in ("saksbehandler", "kontrollor", "admin"):
-        errors.print(f"role must be saksbehandler, kontrollor or admin, not '{role}'", markup=False)
-        raise typer.Exit(EXIT_INVALID)
-    from sqlalchemy.exc import IntegrityError
+    from bevilling.decisions.common import DecisionError
 
     try:
         token = add_user(_database_url(), username, role, slugs)
-    except IntegrityError:
-        errors.print(f"a user named '{username}' already exists", markup=False)
+    except DecisionError as error:
+        errors.print(str(error), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     console.print(f"{username}: {token}", markup=False)
 

@@ -13,7 +13,7 @@ it. It answers the same questions as the engine with the same (outcome, rule id)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bevilling.rules.book import EffectiveRules, PlacedRule
@@ -139,7 +139,18 @@ def limits(rules: EffectiveRules, domain: Domain, situation: Situation) -> list[
     return applicable(rules, domain.limit_kind, situation)
 
 
+def with_defaults(rules: EffectiveRules, situation: Situation) -> Situation:
+    """The situation with every declared fact it leaves out at its declared default."""
+    missing = {
+        key: value
+        for key, decl in rules.facts.items()
+        if key not in situation.facts and (value := decl.default_value()) is not None
+    }
+    return replace(situation, facts={**missing, **situation.facts}) if missing else situation
+
+
 def decide_at(rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
+    situation = with_defaults(rules, situation)
     for placed in limits(rules, domain, situation):
         assert isinstance(placed.rule, LimitRule)
         allowed = limit_interval(domain, placed.rule)
@@ -154,6 +165,7 @@ def decide_at(rules: EffectiveRules, domain: Domain, situation: Situation, minut
 
 
 def decide_window(rules: EffectiveRules, domain: Domain, situation: Situation) -> WindowOutcome:
+    situation = with_defaults(rules, situation)
     window = chosen_window(rules, domain, situation)
     if window is None:
         return WindowOutcome(None, None, ())

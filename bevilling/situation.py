@@ -149,8 +149,12 @@ def matches(selector: Selector | None, situation: Situation) -> bool:
         return False
     if selector.seasons is not None and not situation.seasons.intersection(selector.seasons):
         return False
-    if selector.groups is not None and situation.group not in selector.groups:
-        return False
+    if (
+        selector.groups is not None
+        and set(selector.groups) != set(ALL_GROUPS)
+        and situation.group not in selector.groups
+    ):
+        return False  # a rule for every group also answers a question that names no group
     if selector.areas is not None and situation.area not in selector.areas:
         return False
     if selector.zones is not None and situation.zone not in selector.zones:

@@ -423,6 +423,8 @@ def add_user_in(
         ) from None
     if not kommuner:
         raise DecisionError("a user needs at least one kommune", field="kommuner")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DecisionError(f"a user named '{username}' already exists", field="username")
     token = new_token()
     user = User(
         username=username,

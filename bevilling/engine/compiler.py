@@ -219,9 +219,11 @@ def _outside_limit(domain: Domain, rule: LimitRule) -> Condition:
 def compile_rules(rules: EffectiveRules) -> CompiledRuleset:
     builder = _Builder()
     overriders: dict[str, list[PlacedRule]] = {}
+    kinds = {p.id: p.kind for p in rules.rules}
     for placed in rules.rules:
         for label in getattr(placed.rule, "overrides", ()):
-            overriders.setdefault(label, []).append(placed)
+            if kinds.get(label) == placed.kind:  # an override weighs only rules of its own kind
+                overriders.setdefault(label, []).append(placed)
 
     for domain in Domain:
         windows = sorted((p for p in rules.rules if isinstance(p.rule, domain.window_kind)), key=rank_key)

@@ -26,6 +26,7 @@ from bevilling.reference import (
     choose,
     decide_at,
     decide_window,
+    with_defaults,
 )
 from bevilling.rules.book import EffectiveRules
 from bevilling.rules.model import (
@@ -80,6 +81,8 @@ class ReferenceEvaluator:
         return decide_window(rules, domain, situation)
 
     def application(self, rules: EffectiveRules, situation: Situation) -> ApplicationMatch:
+        situation = with_defaults(rules, situation)
+
         def ids(kind: type[RuleBase]) -> tuple[str, ...]:
             return tuple(sorted(p.id for p in applicable(rules, kind, situation)))
 

@@ -232,6 +232,7 @@ class _Names:
     seasons: frozenset[str]
     facts: dict[str, FactType]
     labels: frozenset[str]
+    kinds: dict[str, str]
     national_rules: dict[str, Rule]
 
 
@@ -248,6 +249,7 @@ def _names_in_chain(loaded: LoadedFile, book: RuleBook) -> _Names:
         seasons=frozenset(k for f in files for k in f.model.seasons),
         facts={k: d.type for f in files for k, d in f.model.facts.items()},
         labels=frozenset(r.id for f in files for r in f.model.rules),
+        kinds={r.id: r.kind for f in files for r in f.model.rules},
         national_rules={r.id: r for f in book.by_slug.get(NATIONAL, []) for r in f.model.rules},
     )
 
