@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Annotated
 
@@ -11,10 +12,19 @@ from api.settings import Settings, get_settings
 from bevilling.engine.evaluator import EngineEvaluator, ReferenceEvaluator, ShadowEvaluator
 from bevilling.rules.book import RuleBook, UnknownKommune
 
+_loading = threading.Lock()
+
 
 @lru_cache(maxsize=1)
-def _book(path: str) -> RuleBook:
+def _load(path: str) -> RuleBook:
     return RuleBook.load(path)
+
+
+def _book(path: str) -> RuleBook:
+    # Loading takes a second or two; the lock keeps a burst of first requests (e.g. every
+    # client retrying after a restart) from loading it once each.
+    with _loading:
+        return _load(path)
 
 
 def get_book(settings: Annotated[Settings, Depends(get_settings)]) -> RuleBook:

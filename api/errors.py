@@ -11,12 +11,61 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bevilling.calendar import LocalTimeError
 from bevilling.decisions.common import DecisionError, RatesMissing, RulesUnavailable
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://bevilling.no/problems/"
+
+# The body of every error answer, as the OpenAPI schema documents it.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": TYPE_BASE + "<code>, stable per kind of error"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "each wrong input, by its JSON pointer",
+            "items": {
+                "type": "object",
+                "required": ["pointer", "detail"],
+                "properties": {
+                    "pointer": {"type": "string"},
+                    "in": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+            },
+        },
+        "allowed": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry whose body is a problem (for a route's own description)."""
+    return {"description": description, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+
+
+# Declared on every operation (``FastAPI(responses=...)``); a route may replace one with
+# ``problem_response`` to describe it better. 422 replaces FastAPI's HTTPValidationError.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: problem_response("the body cannot be read as JSON text in UTF-8 (problems/bad-request)"),
+    401: problem_response("no or an unknown bearer token (problems/unauthenticated)"),
+    403: problem_response("the role or the kommune is not yours (problems/forbidden)"),
+    404: problem_response("no such record in your kommuner, or no such kommune (problems/not-found)"),
+    409: problem_response("conflicts with the record's state or a stored record (problems/conflict)"),
+    412: problem_response("If-Match does not match the record's ETag (problems/precondition-failed)"),
+    413: problem_response("the request body is too large"),
+    422: problem_response("invalid input: each wrong field by its JSON pointer (problems/invalid-input)"),
+    428: problem_response("send If-Match with the ETag you read (problems/precondition-required)"),
+}
 
 
 def problem(
@@ -73,8 +122,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(_: Request, error: StaleDataError) -> JSONResponse:
+        # A concurrent writer won after this request's If-Match check: the same answer as a
+        # stale If-Match, whichever moment the race was lost at.
         return problem(
-            409, "conflict", "Changed meanwhile", "the record was changed by someone else; read it again"
+            412,
+            "precondition-failed",
+            "Changed meanwhile",
+            "the record was changed by someone else since you read it; read it again",
         )
 
     @app.exception_handler(IntegrityError)
@@ -84,8 +138,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(error, "headers", None)
+        if error.status_code == 405:
+            # Starlette names only the first route of the path; Allow lists every method.
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         code = {
+            400: "bad-request",
             401: "unauthenticated",
             403: "forbidden",
             404: "not-found",
@@ -99,5 +158,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             code,
             str(error.detail),
             str(error.detail),
-            headers=getattr(error, "headers", None),
+            headers=headers,
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from api.errors import install_problem_handlers
-from api.web import routes as web
+from api.deps import get_book
+from api.errors import PROBLEM_RESPONSES, install_problem_handlers
+from api.limits import RequestLimits
 from api.routers import (
     audit,
     bevillinger,
@@ -18,13 +22,26 @@ from api.routers import (
     revurdering,
     soknader,
 )
+from api.settings import get_settings
+from api.web import routes as web
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Load the rule book before the first request, so /health answers only when warm."""
+    get_book(get_settings())
+    yield
+
 
 app = FastAPI(
+    lifespan=lifespan,
     title="bevilling",
     description="Salgs- og skjenkebevilling etter alkoholloven: regler som kode, med kilder.",
     version="0.1.0",
+    responses=PROBLEM_RESPONSES,  # every error is a documented problem+json body
 )
 install_problem_handlers(app)
+app.add_middleware(RequestLimits)  # body size, JSON depth, NUL-free URLs (api/limits.py)
 for module in (
     kommuner,
     soknader,
@@ -36,6 +53,7 @@ for module in (
     revurdering,
     brukere,
     audit,
+    web,
 ):
     app.include_router(module.router)
 

@@ -6,6 +6,7 @@ concurrent requests queue instead of failing; PostgreSQL is used as configured.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,12 +39,34 @@ def make_engine(url: str) -> Engine:
             connection.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A transaction left open by a dead client must not hold a licence's row lock for the
+    # hours TCP would take to notice: the server ends it, and keepalives find dead peers.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={
+            "options": "-c idle_in_transaction_session_timeout=60000 -c lock_timeout=30000",
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    )
+
+
+_engines_lock = threading.Lock()
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def _engine_for(url: str) -> Engine:
     return make_engine(url)
+
+
+def engine_for(url: str) -> Engine:
+    with _engines_lock:
+        return _engine_for(url)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

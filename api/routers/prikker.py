@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import BookDep, EvaluatorDep, kommune_slug
-from api.errors import problem
+from api.errors import problem, problem_response
 from api.schemas.prikker import (
     COUNTED_STATUSES,
     MAX_ID,
@@ -48,6 +48,7 @@ from api.schemas.prikker import (
     PublicPrikk,
     PublicPrikkList,
 )
+from api.schemas.soknader import IsoDate
 from api.security import AnyStaff, Principal, Saksbehandler, not_found
 from api.uow import UowDep, check_if_match, etag
 from bevilling.calendar import OSLO
@@ -190,7 +191,7 @@ def ledger(
     uow: UowDep,
     book: BookDep,
     evaluator: EvaluatorDep,
-    dato: Annotated[date | None, Query(description="as of (default today)")] = None,
+    dato: Annotated[IsoDate | None, Query(description="as of (default today)")] = None,
 ) -> PrikkLedger:
     """Every prikk of the bevilling with its status, the two-year total as of ``dato``
     (alkoholforskriften § 10-2) and, from 12 points, the inndragning proposal with a
@@ -221,7 +222,7 @@ def _state(row: Prikk) -> dict[str, object]:
 @router.patch(
     "/prikker/{prikk_id}",
     response_model=PrikkOut,
-    responses={409: {"description": "the status cannot change that way"}, 412: {}, 428: {}},
+    responses={409: problem_response("the status cannot change that way (problems/status-transition)")},
 )
 def change_status(
     prikk_id: IdPath,
@@ -262,8 +263,8 @@ def public_list(
     kommune: str,
     uow: UowDep,
     book: BookDep,
-    fra: Annotated[date | None, Query(description="violations from this date")] = None,
-    til: Annotated[date | None, Query(description="violations up to this date")] = None,
+    fra: Annotated[IsoDate | None, Query(description="violations from this date")] = None,
+    til: Annotated[IsoDate | None, Query(description="violations up to this date")] = None,
 ) -> PublicPrikkList | JSONResponse:
     """Which venues received (decided) prikker and why: public information (alkoholforskriften
     kapittel 10). Only prikker with status ``vedtatt``; no kontrollør names, no observations."""

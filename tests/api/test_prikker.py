@@ -114,10 +114,11 @@ def test_a_prikk_moves_only_along_the_allowed_transitions_and_is_set_aside_only_
     decided = patch(api, appealed.json(), status="vedtatt")
     assert decided.json()["status"] == "vedtatt"
     assert decided.json()["status_note"] == "Klage mottatt 20.05.2026"
-    refused = patch(api, decided.json(), status="opphevet", status_note="Ny vurdering")
+    # A vedtatt prikk is an enkeltvedtak that can still be appealed (law.md § 4.6), never re-proposed.
+    refused = patch(api, decided.json(), status="foreslatt")
     assert refused.status_code == 409
     assert refused.headers["content-type"] == PROBLEM
-    assert refused.json()["allowed"] == []
+    assert refused.json()["allowed"] == ["paklaget", "opphevet"]
     back = patch(api, found["utenfor_tid"], status="foreslatt")
     assert back.status_code == 409
     assert back.json()["allowed"] == ["vedtatt", "paklaget", "opphevet"]
