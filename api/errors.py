@@ -3,6 +3,8 @@ JSON pointer where one input was wrong, never a 500 for bad input."""
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,11 +70,21 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json rendered as ASCII: an error message quoting bad input (even half a
+    surrogate pair) can always be encoded."""
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def problem(
     status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def _pointer(loc: tuple[Any, ...]) -> str:

@@ -95,8 +95,13 @@ def idempotent_post(
     key: str | None,
     body: Any,
     work: Callable[[], tuple[int, Any]],
+    remembered: Callable[[Any], Any] = lambda payload: payload,
 ) -> JSONResponse:
-    """Run ``work`` (which writes through ``uow`` but does not commit) exactly once per key."""
+    """Run ``work`` (which writes through ``uow`` but does not commit) exactly once per key.
+
+    ``remembered`` picks what a replay may show again: a secret shown once (a new token)
+    is answered the first time and never stored.
+    """
     request_hash = _request_hash(body)
     if key:
         replay = _replay(uow.session, actor, key, request_hash)
@@ -111,7 +116,7 @@ def idempotent_post(
                 key=key,
                 request_hash=request_hash,
                 status_code=status,
-                response={"body": payload},
+                response={"body": remembered(payload)},
             )
         )
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -53,7 +53,14 @@ def create_user(body: NewUser, admin: Admin, uow: UowDep, book: BookDep, key: Id
         uow.audit(admin.username, kommuner[0], "create", "user", user.id, after=_public(user))
         return 201, {**_public(user), "token": token}
 
-    return idempotent_post(uow, admin.username, key, body.model_dump(mode="json"), work)
+    def without_token(payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **payload,
+            "token": None,
+            "token_note": "the token is shown only once; deactivate and create again",
+        }
+
+    return idempotent_post(uow, admin.username, key, body.model_dump(mode="json"), work, without_token)
 
 
 @router.get("")
@@ -63,7 +70,9 @@ def list_users(admin: Admin, uow: UowDep) -> list[dict[str, Any]]:
 
 
 @router.post("/{user_id}/deaktiver")
-def deactivate_user(user_id: int, admin: Admin, uow: UowDep) -> dict[str, Any]:
+def deactivate_user(
+    user_id: Annotated[int, Path(ge=1, le=2**63 - 1)], admin: Admin, uow: UowDep
+) -> dict[str, Any]:
     """Revoke a user's token; doing it twice changes nothing."""
     user = uow.session.get(User, user_id)
     if user is None or not set(user.kommuner) <= admin.kommuner:
