@@ -9,10 +9,11 @@ What ``run_engine_bench`` measures (every figure in one process, on the same inp
    the number of answers (allowed, rule id) on which the two disagree;
 2. ``threads`` threads sharing one ``EngineEvaluator``: total decisions/s, answers that
    differ from the reference (computed beforehand) and exceptions;
-3. resident memory growth over ``memory_decisions`` engine decisions after a warm-up;
-4. a year's calendar for the kommune through ``window`` (one engine call per window, never
+3. a year's calendar for the kommune through ``window`` (one engine call per window, never
    one per minute): the sales window (butikk, group 1) and the serving window for each
-   group x area, for every day, through the engine and through the reference.
+   group x area, for every day, through the engine and through the reference;
+4. resident memory growth over ``memory_decisions`` engine decisions after a warm-up (last,
+   as it takes longest).
 
 Rule lookup (``RuleBook.effective`` per day) and ruleset compilation happen before any
 timing and are reported as rows of their own. Timings are wall-clock (``perf_counter``),
@@ -24,6 +25,7 @@ same background load and their ratios stay meaningful even when absolute figures
 from __future__ import annotations
 
 import gc
+import math
 import os
 import platform
 import random
@@ -112,15 +114,15 @@ ROW_NAMES: tuple[str, ...] = (
     THREADS_WRONG,
     THREADS_UNSTABLE,
     THREADS_ERRORS,
-    MEMORY_RSS,
-    MEMORY_GROWTH,
-    MEMORY_RATE,
     CALENDAR_ENGINE,
     CALENDAR_REFERENCE,
     CALENDAR_RATIO,
     CALENDAR_WINDOW_US,
     CALENDAR_WINDOWS,
     CALENDAR_DISAGREEMENTS,
+    MEMORY_RSS,
+    MEMORY_GROWTH,
+    MEMORY_RATE,
 )
 
 
@@ -139,7 +141,9 @@ class BenchResult:
     meta: dict[str, str]
 
     def as_dict(self) -> dict[str, object]:
-        return {"meta": dict(self.meta), "rows": [asdict(row) for row in self.rows]}
+        """Plain JSON data; a value that could not be measured (NaN) becomes ``None``."""
+        rows = [{**asdict(row), "value": None if math.isnan(row.value) else row.value} for row in self.rows]
+        return {"meta": dict(self.meta), "rows": rows}
 
     def row(self, name: str) -> BenchRow:
         for row in self.rows:
@@ -430,6 +434,14 @@ def _memory(engine: EngineEvaluator, cases: Sequence[_Case], decisions: int) -> 
 # -- the benchmark ------------------------------------------------------------------------------
 
 
+def _load_average() -> str:
+    """The 1/5/15-minute load averages: figures from a busy shared machine need reading so."""
+    try:
+        return " ".join(f"{load:.2f}" for load in os.getloadavg())
+    except (AttributeError, OSError):
+        return "unknown"
+
+
 def _distribution_version() -> str:
     for name in ("durable_rules", "durable-rules"):
         try:
@@ -451,6 +463,7 @@ def run_engine_bench(
     """Measure the engine against the reference on one kommune; see the module docstring."""
     if decisions < 1 or threads < 1 or memory_decisions < 1:
         raise ValueError("decisions, threads and memory_decisions must be at least 1")
+    load_at_start = _load_average()
     rng = random.Random(SEED)
     engine = EngineEvaluator()
     reference = ReferenceEvaluator()
@@ -518,9 +531,8 @@ def run_engine_bench(
     add(THREADS_UNSTABLE, concurrent.unstable, "count", "0", concurrent.unstable == 0)
     add(THREADS_ERRORS, concurrent.errors, "count", "0", concurrent.errors == 0)
 
-    # 4. A calendar year through window(), engine and reference; run before 3 so that the long
-    # memory run comes last. No warm-up: the engine is warm from step 1, and the windows are
-    # computed from scratch.
+    # 3. A calendar year through window(), engine and reference in alternating chunks. No
+    # warm-up: the engine is warm from step 1, and every window is computed from scratch.
     requests = _calendar_requests(by_day)
     gc.collect()
     (engine_seconds, engine_windows), (reference_seconds, reference_windows) = _time_calendar(
@@ -553,7 +565,7 @@ def run_engine_bench(
     add(CALENDAR_WINDOWS, len(requests), "count")
     add(CALENDAR_DISAGREEMENTS, calendar_disagreements, "count", "0", calendar_disagreements == 0)
 
-    # 3. Memory, last: RSS growth over many decisions after a warm-up.
+    # 4. Memory, last: RSS growth over many decisions after a warm-up.
     before, after, memory_rate = _memory(engine, cases, memory_decisions)
     growth = (after - before) / MIB
     add(MEMORY_RSS, before / MIB, "MiB")
@@ -583,6 +595,8 @@ def run_engine_bench(
         "threads": str(threads),
         "memory_decisions": str(memory_decisions),
         "seed": str(SEED),
+        "load_average_start": load_at_start,
+        "load_average_end": _load_average(),
     }
     if example is not None:
         meta["first_disagreement"] = example
@@ -598,7 +612,7 @@ def run_engine_bench(
 
 def _format(row: BenchRow) -> str:
     value = row.value
-    if value != value:  # NaN
+    if math.isnan(value):
         return "n/a"
     if row.unit == "count":
         return f"{value:,.0f}"
@@ -620,7 +634,8 @@ def render_table(result: BenchResult) -> Table:
     )
     caption = (
         f"Python {meta.get('python', '?')}, durable-rules {meta.get('durable_rules', '?')}, "
-        f"{meta.get('cpus', '?')} CPUs, {meta.get('date', '?')}"
+        f"{meta.get('cpus', '?')} CPUs, load {meta.get('load_average_start', '?')} -> "
+        f"{meta.get('load_average_end', '?')}, {meta.get('date', '?')}"
     )
     table = Table(title=title, caption=caption)
     table.add_column("measure")

@@ -278,6 +278,42 @@ def _day_flags(tags: frozenset[DayTag], wanted: frozenset[str]) -> dict[str, boo
     return {key: tag in tags for tag in DayTag if (key := day_key(tag.value)) in wanted}
 
 
+@dataclass(frozen=True, slots=True)
+class _MessagePlan:
+    """The keys one question's message carries, worked out once per rule version."""
+
+    wanted: frozenset[str]
+    seasons: tuple[tuple[str, str], ...]  # (message key, season)
+    facts: tuple[tuple[str, str, Any, Any], ...]  # (message key, fact, declared default, "unset" value)
+    application: tuple[tuple[str, str], ...]  # (message key, flag)
+    event: tuple[tuple[str, str], ...]  # (message key, flag)
+
+
+_PLANS: dict[tuple[str, str, frozenset[str]], _MessagePlan] = {}
+
+
+def _message_plan(rules: EffectiveRules, question: str, wanted: frozenset[str]) -> _MessagePlan:
+    key = (rules.version, question, wanted)
+    plan = _PLANS.get(key)
+    if plan is None:
+        facts = tuple(
+            (k, name, decl.default_value(), INT_UNSET if decl.type.value == "int" else TEXT_UNSET)
+            for name, decl in rules.facts.items()
+            if (k := fact_key(name)) in wanted
+        )
+        plan = _MessagePlan(
+            wanted=wanted,
+            seasons=tuple((k, s) for s in rules.seasons if (k := season_key(s)) in wanted),
+            facts=facts,
+            application=tuple((k, f) for f in APPLICATION_FLAGS if (k := application_key(f)) in wanted),
+            event=tuple((k, f) for f in EVENT_FLAGS if (k := event_key(f)) in wanted),
+        )
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
 def message(
     rules: EffectiveRules,
     question: str,
@@ -289,31 +325,38 @@ def message(
 ) -> dict[str, str | int | bool]:
     """The flat, strictly typed message for one question: every key in ``wanted`` (the keys
     the question's ruleset tests) is present, nothing else is sent."""
+    plan = _message_plan(rules, question, wanted)
     day_tags = situation.day.tags if situation.day is not None else frozenset()
     event = situation.event
-    result: dict[str, str | int | bool] = {
-        "q": question,
-        "group": situation.group or 0,
-        "area": str(situation.area or TEXT_UNSET),
-        "zone": situation.zone or TEXT_UNSET,
-        "venue": situation.venue or TEXT_UNSET,
-        "outlet": situation.outlet or TEXT_UNSET,
-        "licence": str(situation.licence or TEXT_UNSET),
-        "minute": minute,
-        "code": code,
-        event_key("named"): (event.named if event and event.named else TEXT_UNSET),
-    }
-    for season in rules.seasons:
-        result[season_key(season)] = season in situation.seasons
-    for name, decl in rules.facts.items():
-        value = situation.facts.get(name, decl.default_value())
-        if value is None:
-            value = INT_UNSET if decl.type.value == "int" else TEXT_UNSET
-        result[fact_key(name)] = value
-    for flag in APPLICATION_FLAGS:
-        result[application_key(flag)] = bool(situation.application.get(flag, False))
-    for flag in EVENT_FLAGS:
-        result[event_key(flag)] = bool(getattr(event, flag)) if event is not None else False
-    sent = {key: value for key, value in result.items() if key in wanted}
+    sent: dict[str, str | int | bool] = {}
+    if "q" in wanted:
+        sent["q"] = question
+    if "group" in wanted:
+        sent["group"] = situation.group or 0
+    if "area" in wanted:
+        sent["area"] = str(situation.area or TEXT_UNSET)
+    if "zone" in wanted:
+        sent["zone"] = situation.zone or TEXT_UNSET
+    if "venue" in wanted:
+        sent["venue"] = situation.venue or TEXT_UNSET
+    if "outlet" in wanted:
+        sent["outlet"] = situation.outlet or TEXT_UNSET
+    if "licence" in wanted:
+        sent["licence"] = str(situation.licence or TEXT_UNSET)
+    if "minute" in wanted:
+        sent["minute"] = minute
+    if "code" in wanted:
+        sent["code"] = code
+    if (named := event_key("named")) in wanted:
+        sent[named] = event.named if event and event.named else TEXT_UNSET
+    for key, season in plan.seasons:
+        sent[key] = season in situation.seasons
+    for key, name, default, unset in plan.facts:
+        value = situation.facts.get(name, default)
+        sent[key] = unset if value is None else value
+    for key, flag in plan.application:
+        sent[key] = bool(situation.application.get(flag, False))
+    for key, flag in plan.event:
+        sent[key] = bool(getattr(event, flag)) if event is not None else False
     sent.update(_day_flags(day_tags, wanted))
     return sent

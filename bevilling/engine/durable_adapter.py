@@ -95,12 +95,13 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import itertools
 import json
 import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, TypeAlias
 
 import durable.engine as _durable  # type: ignore[import-untyped, unused-ignore]
@@ -162,6 +163,7 @@ MAX_INT: Final = 2**53 - 1
 MAX_PRI: Final = 1_000_000
 NO_MATCH_ACTION: Final = "__bevilling_no_match__"
 LEAK_RECYCLE_THRESHOLD: Final = 64
+_KEY_CACHE_SIZE: Final = 1024
 
 _CATCH_ALL_PRI: Final = MAX_PRI + 1
 _ENGINE_PROPERTIES: Final = ("sid", "id", "req_id", "$s")
@@ -192,6 +194,8 @@ class _Ruleset:
     property_types: Mapping[str, type | None]  # condition property -> required input type
     hash_owners: Mapping[int, str]  # FNV-1a hash -> the one name allowed to have it
     actions: frozenset[str]
+    key_cache: dict[tuple[str, ...], tuple[type | None, ...]] = field(default_factory=dict, compare=False)
+    """Key tuples of inputs already validated -> required type per key (filled under the lock)."""
 
 
 class _SyncHost(_durable.Host):  # type: ignore[misc]
@@ -222,6 +226,10 @@ class DurableEngine:
         self._touched: set[str] = set()
         self._leaked: dict[str, int] = {}
         self._recycles = 0
+        # Session ids: a random per-engine prefix and a counter (uuid4 per call costs ~3 µs).
+        # At most one session is alive at a time (the lock), so uniqueness is all that matters.
+        self._sid_prefix = uuid.uuid4().hex[:16]
+        self._sid_counter = itertools.count()
 
     # -- registration -------------------------------------------------------------------
 
@@ -279,7 +287,7 @@ class DurableEngine:
 
     def _evaluate(self, name: str, message: Mapping[str, Scalar], *, as_fact: bool) -> list[str]:
         kind = "fact" if as_fact else "event"
-        req_id = uuid.uuid4().hex
+        req_id = f"{self._sid_prefix}{next(self._sid_counter)}"
         with self._lock:
             ruleset = self._rulesets.get(name)
             if ruleset is None:
@@ -420,27 +428,44 @@ def _check_property(where: str, prop: object, value: object) -> str:
     return prop
 
 
-def _validated_input(name: str, ruleset: _Ruleset, message: Mapping[str, Scalar]) -> dict[str, Any]:
-    if not isinstance(message, Mapping):
-        raise EngineInputError(f"ruleset {name!r} input: expected a mapping, got {type(message).__name__}")
-    if len(message) > MAX_EVENT_KEYS:
-        raise EngineInputError(
-            f"ruleset {name!r} input: {len(message)} keys, at most {MAX_EVENT_KEYS} allowed"
-        )
-    payload: dict[str, Any] = {}
+def _checked_keys(name: str, ruleset: _Ruleset, keys: tuple[object, ...]) -> tuple[type | None, ...]:
+    """Validate a message's key set once: names, reserved keys, hash collisions.
+
+    Returns the required input type per key (``None``: any scalar). Depends on the keys
+    only, so ``_validated_input`` caches it per key tuple on the ruleset.
+    """
+    if len(keys) > MAX_EVENT_KEYS:
+        raise EngineInputError(f"ruleset {name!r} input: {len(keys)} keys, at most {MAX_EVENT_KEYS} allowed")
     own_hashes: dict[int, str] = {}
-    for key, value in message.items():
-        problem = _key_problem(key) or _scalar_problem(value)
-        if problem is None:
-            expected = ruleset.property_types.get(key)
-            if expected is not None and type(value) is not expected:
-                problem = f"{key!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
-        if problem is None:
+    expected: list[type | None] = []
+    for key in keys:
+        problem = _key_problem(key)
+        if problem is None and isinstance(key, str):
             hashed = fnv1a_32(key)
             owner = ruleset.hash_owners.get(hashed) or own_hashes.get(hashed)
             if owner is not None and owner != key:
                 problem = f"key {key!r} collides with {owner!r} under the engine's hash"
             own_hashes[hashed] = key
+            expected.append(ruleset.property_types.get(key))
+        if problem is not None:
+            raise EngineInputError(f"ruleset {name!r} input: {problem}")
+    return tuple(expected)
+
+
+def _validated_input(name: str, ruleset: _Ruleset, message: Mapping[str, Scalar]) -> dict[str, Any]:
+    if not isinstance(message, Mapping):
+        raise EngineInputError(f"ruleset {name!r} input: expected a mapping, got {type(message).__name__}")
+    keys = tuple(message)
+    expected_types = ruleset.key_cache.get(keys)
+    if expected_types is None:
+        expected_types = _checked_keys(name, ruleset, keys)
+        if len(ruleset.key_cache) < _KEY_CACHE_SIZE:  # callers hold the engine lock
+            ruleset.key_cache[keys] = expected_types
+    payload: dict[str, Any] = {}
+    for (key, value), expected in zip(message.items(), expected_types, strict=True):
+        problem = _scalar_problem(value)
+        if problem is None and expected is not None and type(value) is not expected:
+            problem = f"{key!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
         if problem is not None:
             raise EngineInputError(f"ruleset {name!r} input: {problem}")
         payload[key] = value

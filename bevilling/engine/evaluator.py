@@ -45,6 +45,8 @@ from bevilling.situation import Situation, matches
 
 T = TypeVar("T")
 _log = logging.getLogger("bevilling.shadow")
+FIRED_CACHE_SIZE = 4096
+"""How many fact-question answers (window, application, prikk) an EngineEvaluator keeps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,10 @@ class EngineEvaluator:
         self._engine = engine or DurableEngine()
         self._compiled: dict[str, CompiledRuleset] = {}
         self._lock = threading.Lock()
+        # Answers of fact questions by exact message. The engine keeps no state between calls
+        # and a ruleset name carries its content hash, so an answer is a pure function of
+        # (ruleset name, message). The value's type is part of the key: 1 == True in Python.
+        self._fired: dict[tuple[str, tuple[tuple[str, type, object], ...]], tuple[str, ...]] = {}
 
     def ruleset(self, rules: EffectiveRules) -> CompiledRuleset:
         key = f"{rules.slug}-{rules.version}"
@@ -138,7 +144,16 @@ class EngineEvaluator:
         if not compiled.definitions[question]:
             return []
         sent = message(rules, question, situation, compiled.tested[question], code=code)
-        return self._engine.all(compiled.ruleset_name(question), sent)
+        name = compiled.ruleset_name(question)
+        key = (name, tuple((k, type(v), v) for k, v in sent.items()))
+        fired = self._fired.get(key)
+        if fired is None:
+            fired = tuple(self._engine.all(name, sent))
+            with self._lock:
+                if len(self._fired) >= FIRED_CACHE_SIZE:
+                    del self._fired[next(iter(self._fired))]  # oldest first
+                self._fired[key] = fired
+        return list(fired)
 
     def at(self, rules: EffectiveRules, domain: Domain, situation: Situation, minute: int) -> AtOutcome:
         compiled = self.ruleset(rules)
