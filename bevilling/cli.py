@@ -21,6 +21,7 @@ from bevilling.rules.check import check_path
 from bevilling.rules.loader import RuleFileError
 
 if TYPE_CHECKING:
+    from bevilling.bench import BenchResult
     from bevilling.engine.evaluator import EngineEvaluator
 
 app = typer.Typer(no_args_is_help=True, help="Rules-as-code for Norwegian alcohol licensing.")
@@ -300,6 +301,129 @@ def bench_engine(
         console.print(render_table(result))
 
 
+PostgresOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pg",
+        help="PostgreSQL URL to create scratch databases through "
+        "(default: BEVILLING_BENCH_POSTGRES_URL or postgresql+psycopg://postgres@127.0.0.1:5432/postgres)",
+    ),
+]
+KeepOption = Annotated[bool, typer.Option("--keep", help="keep the scratch database afterwards")]
+
+
+def _progress(text: str) -> None:
+    errors.print(f"[bench] {text}", markup=False, highlight=False)
+
+
+def _show(results: dict[str, tuple[str, BenchResult]], as_json: bool) -> None:
+    """Print each result as a table, or as JSON (one benchmark: its result; several: keyed by name)."""
+    from benchmarks._support import table
+
+    if as_json:
+        payload = {name: result.as_dict() for name, (_, result) in results.items()}
+        print(json.dumps(payload if len(payload) > 1 else next(iter(payload.values())), ensure_ascii=False))
+        return
+    for title, result in results.values():
+        console.print(table(result, title))
+
+
+def _api_result(
+    workers: list[int], clients: list[int], duration: float, licences: int, pg: str | None, keep: bool
+) -> tuple[str, BenchResult]:
+    from benchmarks.api import run_api_bench
+
+    result = run_api_bench(
+        workers=workers,
+        clients=clients,
+        duration=duration,
+        licences=licences,
+        admin_url=pg,
+        keep=keep,
+        progress=_progress,
+    )
+    title = (
+        f"API benchmark: uvicorn {' and '.join(map(str, workers))} worker(s) x "
+        f"{' and '.join(map(str, clients))} clients, {duration:g} s per endpoint (PostgreSQL)"
+    )
+    return title, result
+
+
+def _national_result(
+    licences: int, kommuner: int, sample_every: int, rules: Path | None, pg: str | None, keep: bool
+) -> tuple[str, BenchResult]:
+    from benchmarks.national import run_national_bench
+
+    result = run_national_bench(
+        rules or default_rules(),
+        licences=licences,
+        kommuner=kommuner,
+        sample_every=sample_every,
+        admin_url=pg,
+        keep=keep,
+        progress=_progress,
+    )
+    return f"National benchmark: {licences:,} bevillinger, {kommuner} kommuner (PostgreSQL)", result
+
+
+def _memory_result(rules: Path | None) -> tuple[str, BenchResult]:
+    from benchmarks.memory import run_memory_bench
+
+    return "Memory: a fresh worker with every ruleset compiled vs bare Python", run_memory_bench(rules=rules)
+
+
+@bench_app.command("api")
+def bench_api(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    workers: Annotated[list[int] | None, typer.Option("--workers", help="uvicorn workers (repeat)")] = None,
+    clients: Annotated[
+        list[int] | None, typer.Option("--clients", help="concurrent clients (repeat)")
+    ] = None,
+    duration: Annotated[float, typer.Option(help="seconds per endpoint and configuration")] = 5.0,
+    licences: Annotated[int, typer.Option(help="bevillinger the controls are spread over")] = 50,
+    pg: PostgresOption = None,
+    keep: KeepOption = False,
+) -> None:
+    """uvicorn under load: /health vs a decision vs POST /kontroller, 1 and 2 workers, 16 and 64 clients."""
+    result = _api_result(workers or [1, 2], clients or [16, 64], duration, licences, pg, keep)
+    _show({"api": result}, as_json)
+
+
+@bench_app.command("national")
+def bench_national(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    licences: Annotated[int, typer.Option(help="bevillinger")] = 12_000,
+    kommuner: Annotated[int, typer.Option(help="synthetic kommuner")] = 356,
+    sample_every: Annotated[
+        int, typer.Option(help="time the current re-assessment on every n-th kommune (1: all)")
+    ] = 10,
+    rules: RulesOption = None,
+    pg: PostgresOption = None,
+    keep: KeepOption = False,
+) -> None:
+    """National scale on PostgreSQL: the gebyr run vs an SQL aggregate, re-assessment, with proposals."""
+    _show({"national": _national_result(licences, kommuner, sample_every, rules, pg, keep)}, as_json)
+
+
+@bench_app.command("memory")
+def bench_memory(as_json: Annotated[bool, typer.Option("--json")] = False, rules: RulesOption = None) -> None:
+    """RSS of a fresh worker (app imported, rules loaded, every ruleset compiled) vs bare Python."""
+    _show({"memory": _memory_result(rules)}, as_json)
+
+
+@bench_app.command("all")
+def bench_all(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    rules: RulesOption = None,
+    pg: PostgresOption = None,
+) -> None:
+    """bench memory, bench national and bench api with their defaults, one after the other."""
+    results = {"memory": _memory_result(rules)}
+    results["national"] = _national_result(12_000, 356, 10, rules, pg, False)
+    results["api"] = _api_result([1, 2], [16, 64], 5.0, 50, pg, False)
+    _show(results, as_json)
+
+
 def _database_url() -> str:
     from api.settings import get_settings
 
@@ -332,7 +456,9 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
-    with_demo: Annotated[bool, typer.Option("--demo", help="load the demo data set if the database is empty")] = False,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="load the demo data set if the database is empty")
+    ] = False,
 ) -> None:
     """Run the service: migrations first, on SQLite unless BEVILLING_DATABASE_URL says otherwise."""
     import uvicorn
@@ -392,7 +518,9 @@ def gebyr_run(
     for line in summary.lines:
         table.add_row(str(line.bevilling_id), line.place, line.licence, line.basis, str(line.amount))
     console.print(table)
-    console.print(f"sum: {summary.total} kr; uten omsetningsoppgave: {len(summary.missing_oppgave)}", markup=False)
+    console.print(
+        f"sum: {summary.total} kr; uten omsetningsoppgave: {len(summary.missing_oppgave)}", markup=False
+    )
     for missing in summary.missing_oppgave:
         console.print(f"  mangler oppgave: {missing}", markup=False)
     if csv_out:

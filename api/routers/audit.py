@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.deps import BookDep, kommune_slug
+from api.schemas.soknader import utc_if_naive
 from api.security import Admin, ensure_kommune
 from api.uow import UowDep
 from db.models import AuditEntry
@@ -36,7 +37,7 @@ def audit_log(
     return [
         {
             "id": r.id,
-            "at": r.at,
+            "at": utc_if_naive(r.at),
             "actor": r.actor,
             "action": r.action,
             "entity": r.entity,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import BookDep, kommune_slug
+from api.errors import problem_response
 from api.schemas.gebyr import GebyrRunSummary, StoredGebyr
 from api.security import Saksbehandler, ensure_kommune
 from api.uow import IdempotencyKey, UowDep, idempotent_post
@@ -28,7 +29,7 @@ def _slug(book: BookDep, principal: Saksbehandler, kommune: str) -> str:
 @router.post(
     "/{year}/kjoring",
     response_model=GebyrRunSummary,
-    responses={422: {"description": "invalid input, or no rates for that year (gebyr-rates-missing)"}},
+    responses={422: problem_response("invalid input, or no rates for that year (gebyr-rates-missing)")},
 )
 def run_year(
     kommune: str,

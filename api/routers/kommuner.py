@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import BookDep, EvaluatorDep, kommune_slug
-from bevilling.calendar import parse_instant
+from api.schemas.soknader import CalendarDay, IsoDate, calendar_instant
 from bevilling.decisions import hours
 from bevilling.decisions.common import rules_for
 from bevilling.rules.model import Area
@@ -31,7 +31,7 @@ def list_kommuner(book: BookDep) -> list[dict[str, Any]]:
 def effective_rules(
     kommune: str,
     book: BookDep,
-    dato: Annotated[date | None, Query(description="rules as of (default today)")] = None,
+    dato: Annotated[IsoDate | None, Query(description="rules as of (default today)")] = None,
 ) -> dict[str, Any]:
     rules = rules_for(book, kommune, dato or date.today())
     return {
@@ -64,7 +64,7 @@ def sales_allowed(
 ) -> hours.HoursAnswer:
     """Is sale allowed at this instant (alkoholloven § 3-7, § 3-4)?"""
     return hours.sales_allowed(
-        book, evaluator, kommune_slug(book, kommune), parse_instant(at), group=group, outlet=outlet
+        book, evaluator, kommune_slug(book, kommune), calendar_instant(at), group=group, outlet=outlet
     )
 
 
@@ -84,7 +84,7 @@ def serving_allowed(
         book,
         evaluator,
         kommune_slug(book, kommune),
-        parse_instant(at),
+        calendar_instant(at),
         group=group,
         area=area,
         venue=venue,
@@ -94,7 +94,12 @@ def serving_allowed(
 
 @router.get("/{kommune}/salgstid", response_model=hours.WindowAnswer)
 def sales_window(
-    kommune: str, book: BookDep, evaluator: EvaluatorDep, dato: date, group: Group = 1, outlet: str = "butikk"
+    kommune: str,
+    book: BookDep,
+    evaluator: EvaluatorDep,
+    dato: CalendarDay,
+    group: Group = 1,
+    outlet: str = "butikk",
 ) -> hours.WindowAnswer:
     return hours.sales_window(book, evaluator, kommune_slug(book, kommune), dato, group=group, outlet=outlet)
 
@@ -104,7 +109,7 @@ def serving_window(
     kommune: str,
     book: BookDep,
     evaluator: EvaluatorDep,
-    dato: date,
+    dato: CalendarDay,
     group: Group,
     venue: str = "serveringssted",
     area: Area = Area.INNE,

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import BookDep, EvaluatorDep, kommune_slug
+from api.errors import problem_response
 from api.routers.prikker import prikk_out, summarise, visible_bevilling
 from api.schemas.kontroller import KontrollCreated, KontrollIn, KontrollOut
 from api.schemas.prikker import MAX_ID, PrikkStatus
@@ -152,7 +153,7 @@ def _store(
     "",
     status_code=201,
     response_model=KontrollCreated,
-    responses={404: {"description": "no such bevilling in your kommuner"}, 422: {}},
+    responses={404: problem_response("no such bevilling in your kommuner")},
 )
 def create_kontroll(
     body: KontrollIn,

@@ -36,7 +36,7 @@ def _out(oppgave: Omsetningsoppgave) -> OppgaveOut:
 @router.put(
     "/bevillinger/{bevilling_id}/omsetningsoppgaver/{year}/{kind}",
     response_model=OppgaveOut,
-    responses={201: {"description": "created"}, 412: {}, 422: {}, 428: {}},
+    responses={201: {"model": OppgaveOut, "description": "created"}},
 )
 def put_oppgave(
     bevilling_id: BevillingId,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import BookDep, EvaluatorDep, kommune_slug
 from api.schemas.gebyr import Reassessment
+from api.schemas.soknader import IsoDate
 from api.security import Saksbehandler, ensure_kommune
 from api.uow import UowDep
 from db.commands import reassess_in
@@ -25,7 +26,7 @@ def reassess(
     evaluator: EvaluatorDep,
     uow: UowDep,
     principal: Saksbehandler,
-    dato: Annotated[date | None, Query(description="rules as of (default today)")] = None,
+    dato: Annotated[IsoDate | None, Query(description="rules as of (default today)")] = None,
 ) -> Reassessment:
     slug = kommune_slug(book, kommune)
     ensure_kommune(principal, slug)

@@ -446,7 +446,12 @@ def _period(book: RuleBook, soknad: Soknad, vedtak: VedtakIn) -> tuple[date, dat
     return vedtak.valid_from, valid_to
 
 
-@router.post("/{soknad_id}/vedtak", status_code=201, response_model=VedtakOut)
+@router.post(
+    "/{soknad_id}/vedtak",
+    status_code=201,
+    response_model=VedtakOut,
+    responses={200: {"model": VedtakOut, "description": "refused: no bevilling is granted"}},
+)
 def decide(
     soknad_id: RecordId,
     vedtak: VedtakIn,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.schemas.soknader import ConditionIn, ConditionOut, Day, Input, Name, Orgnr, SoknadOut
+from api.schemas.soknader import ConditionIn, ConditionOut, Day, Input, Instant, Name, Orgnr, SoknadOut
 from bevilling.rules.model import Area, Licence
 from db.models import Bevilling
 
@@ -61,7 +61,7 @@ class BevillingOut(BaseModel):
         description="the transfer that ended this bevilling; the new holder must apply (alkoholloven § 1-10)"
     )
     vedtak: dict[str, Any]
-    created_at: datetime | None
+    created_at: Instant | None
     version: int
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.soknader import IsoDate
 from db.commands import (
     GebyrLineOut,
     GebyrRunSummary,
@@ -51,7 +52,7 @@ class OppgaveIn(BaseModel):
         min_length=1,
         description='litres per group, e.g. {"1": 12000.5, "2": 800}; a group left out is 0',
     )
-    submitted_on: date
+    submitted_on: IsoDate
 
 
 class OppgaveOut(BaseModel):

@@ -16,7 +16,8 @@ from pydantic import (
 )
 
 from api.schemas.prikker import CleanText, PrikkOut, PrikkSummary, RecordId
-from bevilling.calendar import OSLO, parse_instant
+from api.schemas.soknader import calendar_instant
+from bevilling.calendar import OSLO
 
 # Alkoholforskriften § 9-5: a skjenkested is controlled by at least two kontrollører; a
 # salgssted may be controlled by one. (Not in the rule files yet: see the module docstring
@@ -32,9 +33,9 @@ def _instant(value: object) -> datetime:
     """ISO 8601 text: with an offset it is that instant, without one it is Oslo wall time
     (refused when the clock shows it twice or never, e.g. on a DST night)."""
     if isinstance(value, datetime):
-        instant = value if value.tzinfo is not None else parse_instant(value.isoformat())
+        instant = value if value.tzinfo is not None else calendar_instant(value.isoformat())
     elif isinstance(value, str):
-        instant = parse_instant(value)
+        instant = calendar_instant(value)
     else:
         raise ValueError("give the time as ISO 8601 text, e.g. 2026-05-16T01:30 or 2026-10-25T02:30+01:00")
     if instant > datetime.now(UTC) + CLOCK_SKEW:

@@ -9,13 +9,15 @@ naming the field, never a 500.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bevilling.calendar import FIRST_YEAR, LAST_YEAR, OSLO, LocalTimeError, parse_instant
 from bevilling.decisions.application import Assessment
 from bevilling.decisions.common import Reason
 from bevilling.rules.model import Area, Clock, ConditionKind, HearingBody, Licence
@@ -46,7 +49,43 @@ FactText = Annotated[str, StringConstraints(max_length=500), NoNul]
 Orgnr = Annotated[
     str, StringConstraints(pattern=r"^\d{9}$"), Field(description="organisasjonsnummer, 9 sifre")
 ]
-Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` text (or a date): pydantic would also read a number as a Unix
+    timestamp, so ``?dato=0`` silently meant 1970-01-01."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return value
+    raise ValueError("give the date as YYYY-MM-DD")
+
+
+def utc_if_naive(value: datetime) -> datetime:
+    """SQLite keeps no offset: what it stores is UTC (``server_default=now()``)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Instant = Annotated[datetime, AfterValidator(utc_if_naive)]
+Day = Annotated[IsoDate, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
+# A date the calendar (day kinds, holidays) can answer for: what the rules are evaluated on.
+CalendarDay = Annotated[IsoDate, Field(ge=date(FIRST_YEAR, 1, 1), le=date(LAST_YEAR, 12, 31))]
+
+
+def calendar_instant(text: str) -> datetime:
+    """``parse_instant``, refusing (``LocalTimeError``, a 422) an instant whose date in Oslo
+    the calendar cannot answer for, or that no datetime can hold (0001-01-01T00:00+14:00)."""
+    try:
+        instant = parse_instant(text)
+    except OverflowError:
+        instant = None
+    if instant is None or not FIRST_YEAR <= instant.astimezone(OSLO).year <= LAST_YEAR:
+        raise LocalTimeError(f"{text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR} the calendar knows")
+    return instant
+
+
 Group = Annotated[StrictInt, Field(ge=1, le=3, description="alkoholgruppe 1, 2 eller 3")]
 FactInput = StrictBool | Annotated[StrictInt, Field(ge=-(10**9), le=10**9)] | FactText
 
@@ -90,7 +129,7 @@ class SoknadIn(Input):
     styrer_og_stedfortreder: StrictBool | None = None
     event: EventIn | None = None
     facts: dict[Label, FactInput] = Field(default_factory=dict, max_length=100)
-    received_on: Day
+    received_on: CalendarDay
 
     _unique_groups = field_validator("groups", "areas")(_unique)
 
@@ -144,7 +183,7 @@ class SoknadOut(BaseModel):
     bevilling_id: int | None
     ruleset_version: str
     created_by: str
-    created_at: datetime | None
+    created_at: Instant | None
     version: int
 
 

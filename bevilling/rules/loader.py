@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
 
+from bevilling.calendar import LAST_YEAR
 from bevilling.rules.model import RuleFile
 
 PathKey = tuple[str | int, ...]
@@ -122,12 +123,40 @@ def _scalar(node: yaml.Node, file: str = "") -> Any:
         constructor.dispose()
 
 
+MAX_DEPTH = 50
+
+
+class _Loader(yaml.SafeLoader):
+    """Composes the node tree, refusing aliases and deep nesting: an alias may point at
+    its own ancestor (``&a [*a]``, endless) or be repeated into billions of nodes, and a
+    rule file needs neither."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark = cast("yaml.Mark | None", event.start_mark)  # the pure-Python parser's Mark
+        key: object = index  # for a mapping's value, the key's node
+        merge = isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:merge"
+        if isinstance(event, yaml.AliasEvent) and not merge:  # << is refused, with its own reason
+            reason = "aliases (*name) are not supported in rule files: write the values out"
+            raise yaml.composer.ComposerError(None, None, reason, mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[PathKey, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
+        # An error at the end of the stream sits after the last line: name the last line.
+        line = min(mark.line + 1, max(1, len(text.splitlines()))) if mark else 1
         raise RuleFileError([Problem(file, line, f"YAML: {error.problem or error}")]) from None
     except yaml.YAMLError as error:
         raise RuleFileError([Problem(file, 1, f"YAML: {error}")]) from None
@@ -184,6 +213,17 @@ def load_file(path: Path | str) -> LoadedFile:
             line = lines.get(path_key, 1)
             problems.append(Problem(file, line, f"{where}: {message}"))
         raise RuleFileError(_unique(problems)) from None
+    if model.valid_from.year > LAST_YEAR:
+        # Nothing can be checked or evaluated after the calendar's last year.
+        raise RuleFileError(
+            [
+                Problem(
+                    file,
+                    lines.get(("valid_from",), 1),
+                    f"valid_from: {model.valid_from} is after {LAST_YEAR}, the last year the calendar knows",
+                )
+            ]
+        )
     return LoadedFile(file, model, lines)
 
 
