@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -332,13 +333,17 @@ def _dump(file: dict[str, Any], flow: bool) -> bytes:
 
 @fuzz(12)
 @given(file=valid_files(), flow=st.booleans())
-def test_valid_generated_files_load_and_check_cleanly(file: dict[str, Any], flow: bool) -> None:
+def test_valid_generated_files_load_and_check_cleanly(
+    file: dict[str, Any], flow: bool, stats: Counter[str]
+) -> None:
     data = _dump(file, flow)
     with tempfile.TemporaryDirectory(prefix="fuzz-rules-") as tmp:
         path = Path(tmp) / NAME
         path.write_bytes(data)
         load_file(path)  # a file built from the vocabulary is a valid file
-    check_generated(data)
+    problems = check_generated(data)
+    stats["rules fuzz: valid files checked"] += 1
+    stats["rules fuzz: valid files the checker faults (rules beyond the law)"] += bool(problems)
 
 
 # --- broken files: mutations of the bundled ones -------------------------------------------------
@@ -478,16 +483,19 @@ def broken_files(draw: st.DrawFn) -> bytes:
     return data
 
 
-@fuzz(40)
+@fuzz(50)
 @given(data=broken_files())
-def test_broken_files_never_crash_the_checker(data: bytes) -> None:
-    check_generated(data)
-
-
-@fuzz(15)
-@given(data=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
-def test_garbage_never_crashes_the_checker(data: bytes) -> None:
+def test_broken_files_never_crash_the_checker(data: bytes, stats: Counter[str]) -> None:
     problems = check_generated(data)
+    stats["rules fuzz: broken files checked"] += 1
+    stats["rules fuzz: broken files still valid (a harmless mutation)"] += not problems
+
+
+@fuzz(20)
+@given(data=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_garbage_never_crashes_the_checker(data: bytes, stats: Counter[str]) -> None:
+    problems = check_generated(data)
+    stats["rules fuzz: garbage files checked"] += 1
     assert problems, "garbage passed the checker"
 
 
