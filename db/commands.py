@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, defer
 
 from api.security import Role
 from bevilling.decisions import application, gebyr
@@ -119,41 +121,8 @@ class StoredGebyr(Model):
     decisions: dict[int, dict[str, Any]]
 
 
-def active_in_year(session: Session, kommune: str, year: int) -> list[Bevilling]:
-    """Every bevilling of the kommune that was valid on some day of the year."""
-    return list(
-        session.scalars(
-            select(Bevilling)
-            .where(
-                Bevilling.kommune == kommune,
-                Bevilling.valid_from <= date(year, 12, 31),
-                Bevilling.valid_to >= date(year, 1, 1),
-                Bevilling.status.not_in(NOT_GRANTED),
-            )
-            .order_by(Bevilling.id)
-        )
-    )
-
-
-def _volumes(bevilling: Bevilling, oppgaver: Iterable[Omsetningsoppgave]) -> gebyr.Volumes:
-    by_kind = {o.kind: o for o in oppgaver}
-
-    def litres(kind: str) -> dict[int, Decimal] | None:
-        oppgave = by_kind.get(kind)
-        if oppgave is None:
-            return None
-        # Only groups with a volume: a zero for a group the licence type lacks is no error.
-        return {g: v for g, v in oppgave_litres(oppgave).items() if v != 0}
-
-    return gebyr.Volumes(
-        bevilling_id=bevilling.id,
-        licence=Licence(bevilling.licence),
-        expected=litres("forventet"),
-        actual=litres("faktisk"),
-    )
-
-
-def _ref(bevilling: Bevilling) -> LicenceRef:
+def _ref(bevilling: Any) -> LicenceRef:
+    """A bevilling (row or model) as a reference in a summary."""
     return LicenceRef(
         bevilling_id=bevilling.id,
         holder=bevilling.holder,
@@ -182,78 +151,205 @@ def run_gebyr_in(
     of the kommune: one ``Gebyr`` row per bevilling and year, replaced on a re-run; rows of
     bevillinger the run no longer bills are removed. A year without rates raises
     ``RatesMissing`` before anything is written."""
-    # Asked first, so that a year without rates fails even for a kommune with no licences.
-    rates_status = gebyr.omsetningsgebyr(book, year, Licence.SALG, {}).rates_status
-    _one_run_at_a_time(session, kommune_slug, year)
-    bevillinger = active_in_year(session, kommune_slug, year)
-    by_id = {b.id: b for b in bevillinger}
-    oppgaver: dict[int, list[Omsetningsoppgave]] = {b.id: [] for b in bevillinger}
-    if bevillinger:
-        for oppgave in session.scalars(
-            select(Omsetningsoppgave).where(
-                Omsetningsoppgave.bevilling_id.in_(list(by_id)), Omsetningsoppgave.year == year
-            )
-        ):
-            oppgaver[oppgave.bevilling_id].append(oppgave)
-    result = gebyr.run_year(book, year, [_volumes(b, oppgaver[b.id]) for b in bevillinger])
+    return run_gebyr_many_in(session, book, [kommune_slug], year, actor, progress)[kommune_slug]
 
-    stored = {
-        g.bevilling_id: g
-        for g in session.scalars(select(Gebyr).where(Gebyr.kommune == kommune_slug, Gebyr.year == year))
-    }
-    lines: list[GebyrLineOut] = []
+
+_GEBYR_FIELDS = ("amount", "basis", "decision", "ruleset_version")
+
+
+def run_gebyr_many_in(
+    session: Session,
+    book: RuleBook,
+    kommuner: Sequence[str],
+    year: int,
+    actor: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, GebyrRunSummary]:
+    """``run_gebyr_in`` for many kommuner in one transaction (the national run): two queries
+    for the bevillinger and their oppgaver, the rows written with one multi-row upsert, one
+    audit entry per kommune as for a single one."""
+    # Asked first, so that a year without rates fails even for a kommune with no licences.
+    rates_status = gebyr.year_rates(book, year).rule.status.value
+    slugs = sorted(set(kommuner))
+    for slug in slugs:  # one fixed order: two national runs cannot deadlock
+        _one_run_at_a_time(session, slug, year)
+    active = (
+        Bevilling.kommune.in_(slugs),
+        Bevilling.valid_from <= date(year, 12, 31),
+        Bevilling.valid_to >= date(year, 1, 1),
+        Bevilling.status.not_in(NOT_GRANTED),
+    )
+    bevillinger = session.execute(
+        select(Bevilling.id, Bevilling.kommune, Bevilling.licence, Bevilling.holder, Bevilling.place_name)
+        .where(*active)
+        .order_by(Bevilling.id)
+    ).all()
+    reported: dict[int, dict[str, dict[int, Decimal]]] = {}
+    for oppgave in session.execute(
+        select(
+            Omsetningsoppgave.bevilling_id,
+            Omsetningsoppgave.kind,
+            Omsetningsoppgave.litres_1,
+            Omsetningsoppgave.litres_2,
+            Omsetningsoppgave.litres_3,
+        )
+        .join(Bevilling, Bevilling.id == Omsetningsoppgave.bevilling_id)
+        .where(Omsetningsoppgave.year == year, *active)
+    ):
+        # Only groups with a volume: a zero for a group the licence type lacks is no error.
+        litres = {1: oppgave.litres_1, 2: oppgave.litres_2, 3: oppgave.litres_3}
+        reported.setdefault(oppgave.bevilling_id, {})[oppgave.kind] = {
+            g: v for g, v in litres.items() if v != 0
+        }
+    result = gebyr.run_year(
+        book,
+        year,
+        [
+            gebyr.Volumes.model_construct(
+                bevilling_id=b.id,
+                licence=Licence(b.licence),
+                expected=reported.get(b.id, {}).get("forventet"),
+                actual=reported.get(b.id, {}).get("faktisk"),
+            )
+            for b in bevillinger
+        ],
+    )
+
+    by_id = {b.id: b for b in bevillinger}
+    rows: list[tuple[str, gebyr.RunLine]] = []
+    lines: dict[str, list[GebyrLineOut]] = {slug: [] for slug in slugs}
     for done, line in enumerate(result.lines, start=1):
         bevilling = by_id[line.bevilling_id]
-        decision = line.decision
-        values = {
-            "amount": decision.amount,
-            "basis": line.basis,
-            "decision": decision.model_dump(mode="json"),
-            "ruleset_version": decision.ruleset.version,
-        }
-        row = stored.pop(line.bevilling_id, None)
-        if row is None:
-            session.add(Gebyr(kommune=kommune_slug, bevilling_id=line.bevilling_id, year=year, **values))
-        else:
-            for key, value in values.items():
-                if getattr(row, key) != value:
-                    setattr(row, key, value)
-        lines.append(GebyrLineOut(**_ref(bevilling).model_dump(), basis=line.basis, amount=decision.amount))
+        rows.append((bevilling.kommune, line))
+        lines[bevilling.kommune].append(
+            GebyrLineOut(**_ref(bevilling).model_dump(), basis=line.basis, amount=line.decision.amount)
+        )
         if progress is not None:
             progress(done, len(result.lines))
-    removed = sorted(stored)
-    for row in stored.values():
-        session.delete(row)
+    removed = _upsert_gebyr(session, slugs, year, rows)
 
-    summary = GebyrRunSummary(
-        year=year,
-        kommune=kommune_slug,
-        lines=lines,
-        missing_oppgave=[_ref(by_id[i]) for i in result.missing_oppgave],
-        not_by_volume=[_ref(by_id[i]) for i in result.not_by_volume],
-        total=result.total,
-        rates_status=rates_status,
-    )
-    session.add(
-        AuditEntry(
-            actor=actor,
-            kommune=kommune_slug,
-            action="gebyr_run",
-            entity="gebyr",
-            entity_id=f"{kommune_slug}/{year}",
-            after={
-                "year": year,
-                "total": summary.total,
-                "rates_status": rates_status,
-                "amounts": {str(line.bevilling_id): line.amount for line in lines},
-                "missing_oppgave": [r.bevilling_id for r in summary.missing_oppgave],
-                "not_by_volume": [r.bevilling_id for r in summary.not_by_volume],
-                "removed": removed,
-            },
+    missing: dict[str, list[LicenceRef]] = {slug: [] for slug in slugs}
+    for bevilling_id in result.missing_oppgave:
+        missing[by_id[bevilling_id].kommune].append(_ref(by_id[bevilling_id]))
+    not_by_volume: dict[str, list[LicenceRef]] = {slug: [] for slug in slugs}
+    for bevilling_id in result.not_by_volume:
+        not_by_volume[by_id[bevilling_id].kommune].append(_ref(by_id[bevilling_id]))
+    summaries: dict[str, GebyrRunSummary] = {}
+    for slug in slugs:
+        summary = summaries[slug] = GebyrRunSummary(
+            year=year,
+            kommune=slug,
+            lines=lines[slug],
+            missing_oppgave=missing[slug],
+            not_by_volume=not_by_volume[slug],
+            total=sum(line.amount for line in lines[slug]),
+            rates_status=rates_status,
         )
-    )
+        session.add(
+            AuditEntry(
+                actor=actor,
+                kommune=slug,
+                action="gebyr_run",
+                entity="gebyr",
+                entity_id=f"{slug}/{year}",
+                after={
+                    "year": year,
+                    "total": summary.total,
+                    "rates_status": rates_status,
+                    "amounts": {str(line.bevilling_id): line.amount for line in summary.lines},
+                    "missing_oppgave": [r.bevilling_id for r in summary.missing_oppgave],
+                    "not_by_volume": [r.bevilling_id for r in summary.not_by_volume],
+                    "removed": removed.get(slug, []),
+                },
+            )
+        )
     session.flush()
-    return summary
+    return summaries
+
+
+# PostgreSQL: every row in one statement, as one JSON array (far cheaper for PostgreSQL to
+# take than thousands of statements or array parameters); a row that would not change stays.
+_PG_UPSERT = text(
+    """
+    INSERT INTO gebyrer (kommune, bevilling_id, year, amount, basis, decision, ruleset_version)
+    SELECT g.kommune, g.bevilling_id, :year, g.amount, g.basis, g.decision, g.ruleset_version
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS g(
+        kommune text, bevilling_id bigint, amount int, basis text, decision jsonb, ruleset_version text)
+    ON CONFLICT (bevilling_id, year) DO UPDATE SET
+      kommune = excluded.kommune, amount = excluded.amount, basis = excluded.basis,
+      decision = excluded.decision, ruleset_version = excluded.ruleset_version
+    WHERE (gebyrer.kommune, gebyrer.amount, gebyrer.basis, gebyrer.decision, gebyrer.ruleset_version)
+      IS DISTINCT FROM (excluded.kommune, excluded.amount, excluded.basis, excluded.decision,
+                        excluded.ruleset_version)
+    """
+)
+
+
+def _upsert_gebyr(
+    session: Session, slugs: list[str], year: int, rows: list[tuple[str, gebyr.RunLine]]
+) -> dict[str, list[int]]:
+    """Write the year's rows and delete the rows of bevillinger no longer billed; returns the
+    removed bevilling ids per kommune."""
+    billed = {line.bevilling_id for _, line in rows}
+    stale: dict[str, list[int]] = {}
+    stale_ids: list[int] = []
+    for row_id, bevilling_id, kommune in session.execute(
+        select(Gebyr.id, Gebyr.bevilling_id, Gebyr.kommune).where(
+            Gebyr.kommune.in_(slugs), Gebyr.year == year
+        )
+    ):
+        if bevilling_id not in billed:
+            stale.setdefault(kommune, []).append(bevilling_id)
+            stale_ids.append(row_id)
+    for start in range(0, len(stale_ids), 1000):
+        session.execute(delete(Gebyr).where(Gebyr.id.in_(stale_ids[start : start + 1000])))
+    if not rows:
+        pass
+    elif session.get_bind().dialect.name == "postgresql":
+        given = ",".join(
+            json.dumps(
+                {
+                    "kommune": kommune,
+                    "bevilling_id": line.bevilling_id,
+                    "amount": line.decision.amount,
+                    "basis": line.basis,
+                    "ruleset_version": line.decision.ruleset.version,
+                }
+            )[:-1]
+            + f',"decision":{line.decision.model_dump_json()}}}'
+            for kommune, line in rows
+        )
+        session.execute(_PG_UPSERT, {"year": year, "rows": f"[{given}]"})
+    else:
+        statement = sqlite_insert(Gebyr)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Gebyr.bevilling_id, Gebyr.year],
+            set_={name: getattr(statement.excluded, name) for name in ("kommune", *_GEBYR_FIELDS)},
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    "kommune": kommune,
+                    "bevilling_id": line.bevilling_id,
+                    "year": year,
+                    "amount": line.decision.amount,
+                    "basis": line.basis,
+                    "decision": line.decision.model_dump(mode="json"),
+                    "ruleset_version": line.decision.ruleset.version,
+                }
+                for kommune, line in rows
+            ],
+        )
+    return {kommune: sorted(ids) for kommune, ids in stale.items()}
+
+
+def run_gebyr_all(
+    url: str, book: RuleBook, kommuner: Sequence[str], year: int, actor: str
+) -> dict[str, GebyrRunSummary]:
+    """The national run: every kommune's yearly omsetningsgebyr in one transaction."""
+    with unit_of_work(url) as session:
+        return run_gebyr_many_in(session, book, kommuner, year, actor)
 
 
 def run_gebyr(
@@ -358,6 +454,8 @@ def active_on(session: Session, kommune: str, on: date) -> list[Bevilling]:
     return list(
         session.scalars(
             select(Bevilling)
+            # Not the vedtak and the vilkår: the largest JSON of a row, which nothing here reads.
+            .options(defer(Bevilling.vedtak), defer(Bevilling.conditions))
             .where(
                 Bevilling.kommune == kommune,
                 Bevilling.status == "aktiv",
@@ -377,11 +475,14 @@ def reassess_in(
     (e.g. a venue category no longer defined) is listed with the error, not skipped."""
     flagged = []
     bevillinger = active_on(session, kommune, on)
+    reassessor: application.Reassessor | None = None  # one per kommune and date: shared work
     for bevilling in bevillinger:
         breaches: list[Breach] = []
         errors: list[str] = []
         try:
-            breaches = application.reassess(book, evaluator, kommune, on, granted_of(bevilling))
+            if reassessor is None:
+                reassessor = application.Reassessor(book, evaluator, kommune, on)
+            breaches = reassessor.reassess(granted_of(bevilling))
         except (DecisionError, ValueError, KeyError, TypeError) as error:
             errors.append(str(error))
         if breaches or errors:

@@ -9,6 +9,7 @@ listed for the officer to obtain rather than assumed either way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
@@ -29,6 +30,7 @@ from bevilling.decisions.common import (
 )
 from bevilling.decisions.hours import UnknownName, WindowAnswer, sales_window, serving_window
 from bevilling.engine.evaluator import Evaluator
+from bevilling.reference import Domain, WindowOutcome
 from bevilling.rules.book import EffectiveRules, RuleBook
 from bevilling.rules.model import (
     Area,
@@ -348,60 +350,99 @@ def reassess(book: RuleBook, evaluator: Evaluator, kommune: str, on: date, grant
     """Where a granted licence goes beyond the kommune's rules as of ``on``: groups above the
     venue's highest group, a venue the rules now refuse, and granted hours outside the
     window of any kind of day in the coming year."""
-    from bevilling.reference import Domain
+    return Reassessor(book, evaluator, kommune, on).reassess(granted)
 
-    rules = rules_for(book, kommune, on)
-    breaches: list[Breach] = []
-    highest = max_group(book, evaluator, kommune, granted.venue, granted.licence, on)
-    if highest is None:
-        breaches.append(
-            Breach(
-                what="venue",
-                detail=f"{granted.venue} can no longer get a {granted.licence.value}bevilling",
-                reason=_first_refusal(rules, evaluator, granted, on),
-            )
-        )
-    elif max(granted.groups) > highest:
-        rules_match = evaluator.application(
-            rules,
-            _situation(
-                rules,
-                Application(
-                    kommune=kommune,
-                    licence=granted.licence,
-                    venue=granted.venue,
-                    groups=granted.groups,
-                    decided_on=on,
-                ),
-                Area.INNE,
-            ),
-        )
-        assert rules_match.max_group is not None
-        breaches.append(
-            Breach(
-                what="groups",
-                detail=f"gruppe {max(granted.groups)} granted, the rules allow up to gruppe {highest}",
-                reason=reason(rules.by_id(rules_match.max_group)),
-            )
-        )
-    domain = Domain.SALG if granted.licence is Licence.SALG else Domain.SKJENKING
-    kinds_of_day: dict[frozenset[str], date] = {}
+
+@functools.lru_cache(maxsize=64)
+def kinds_of_day(on: date) -> tuple[tuple[frozenset[str], date], ...]:
+    """The first day of each kind of day (its set of day tags) in the 366 days from ``on``."""
+    found: dict[frozenset[str], date] = {}
     for offset in range(366):
         day = date.fromordinal(on.toordinal() + offset)
-        kinds_of_day.setdefault(frozenset(t.value for t in day_info(day).tags), day)
-    for hours in granted.hours:
-        start, end = domain.minute(hours.from_), domain.minute(hours.to)
-        for signature, day in kinds_of_day.items():
+        found.setdefault(frozenset(t.value for t in day_info(day).tags), day)
+    return tuple(found.items())
+
+
+def _day_tags_tested(rules: EffectiveRules, domain: Domain) -> frozenset[str]:
+    """The day tags the selectors (``when``, ``unless``) of the domain's window and limit rules
+    name: the reference matches them by membership, the engine gets one flag per tested tag."""
+    kinds = (domain.window_kind, domain.limit_kind)
+    tested: set[str] = set()
+    for placed in rules.rules:
+        if isinstance(placed.rule, kinds):
+            for selector in (getattr(placed.rule, "when", None), getattr(placed.rule, "unless", None)):
+                if selector is not None and selector.days:
+                    tested.update(selector.days)
+    return frozenset(tested)
+
+
+class Reassessor:
+    """``reassess`` for the bevillinger of one kommune on one date. What a breach depends on
+    is shared by most of them (the venue and licence; per granted window its group, area,
+    zone and times), so each is worked out once, in the order ``reassess`` asks for it."""
+
+    def __init__(self, book: RuleBook, evaluator: Evaluator, kommune: str, on: date) -> None:
+        self.book, self.evaluator, self.kommune, self.on = book, evaluator, kommune, on
+        self.rules = rules = rules_for(book, kommune, on)
+        # Per domain, the kinds of day its window rules tell apart (the day tags their selectors
+        # name, and the seasons), each with its first day, in the order of the year: a window
+        # depends on the day through nothing else, so one window per kind is asked for.
+        self._kinds: dict[Domain, list[tuple[frozenset[str], date]]] = {}
+        for domain in Domain:
+            tested = _day_tags_tested(rules, domain)
+            seen: dict[tuple[frozenset[str], frozenset[str]], tuple[frozenset[str], date]] = {}
+            for signature, day in kinds_of_day(on):
+                seasons = frozenset(k for k, s in rules.seasons.items() if s.contains(day))
+                seen.setdefault((signature & tested, seasons), (signature, day))
+            self._kinds[domain] = list(seen.values())
+        self._venues: dict[tuple[str, Licence], tuple[int | None, Reason | None, Reason | None]] = {}
+        self._windows: dict[tuple[object, ...], WindowOutcome] = {}
+        self._hours: dict[tuple[object, ...], Breach | None] = {}
+
+    def _venue(self, granted: Granted) -> tuple[int | None, Reason | None, Reason | None]:
+        """(highest group, first refusal if refused, the max_group rule's reason)."""
+        key = (granted.venue, granted.licence)
+        found = self._venues.get(key)
+        if found is None:
+            rules, on = self.rules, self.on
+            highest = max_group(self.book, self.evaluator, self.kommune, granted.venue, granted.licence, on)
+            application = Application(
+                kommune=self.kommune,
+                licence=granted.licence,
+                venue=granted.venue,
+                groups=granted.groups,
+                decided_on=on,
+            )
+            match = self.evaluator.application(rules, _situation(rules, application, Area.INNE))
+            refusal = reason(rules.by_id(match.refusals[0])) if highest is None else None
+            ruling = reason(rules.by_id(match.max_group)) if match.max_group is not None else None
+            found = self._venues[key] = (highest, refusal, ruling)
+        return found
+
+    def _window(self, domain: Domain, granted: Granted, hours: GrantedHours, day: date) -> WindowOutcome:
+        key = (domain, granted.venue, granted.zone, hours.group, hours.area, day)
+        found = self._windows.get(key)
+        if found is None:
             situation = Situation(
                 day=day_info(day),
-                seasons=frozenset(k for k, s in rules.seasons.items() if s.contains(day)),
+                seasons=frozenset(k for k, s in self.rules.seasons.items() if s.contains(day)),
                 group=hours.group,
                 area=hours.area,
                 zone=granted.zone,
                 venue=None if domain is Domain.SALG else granted.venue,
                 outlet=granted.venue if domain is Domain.SALG else None,
             )
-            window = evaluator.window(rules, domain, situation)
+            found = self._windows[key] = self.evaluator.window(self.rules, domain, situation)
+        return found
+
+    def _hours_breach(self, domain: Domain, granted: Granted, hours: GrantedHours) -> Breach | None:
+        key = (domain, granted.venue, granted.zone, hours.group, hours.area, hours.from_, hours.to)
+        if key in self._hours:
+            return self._hours[key]
+        start, end = domain.minute(hours.from_), domain.minute(hours.to)
+        found = None
+        for signature, day in self._kinds[domain]:
+            window = self._window(domain, granted, hours, day)
             inside = (
                 window.interval is not None and window.interval.start <= start and end <= window.interval.end
             )
@@ -409,21 +450,40 @@ def reassess(book: RuleBook, evaluator: Evaluator, kommune: str, on: date, grant
                 continue  # a day the rules close entirely is not covered by any grant
             allowed = f"{hhmm(window.interval.start)}–{hhmm(window.interval.end)}"
             decided_by = window.limit_rules[-1] if window.limit_rules else window.window_rule
-            breaches.append(
-                Breach(
-                    what="hours",
-                    detail=f"gruppe {hours.group} {hours.area.value} {hours.from_}–{hours.to} granted; "
-                    f"on {day} ({', '.join(sorted(signature))}) the rules allow {allowed}",
-                    reason=reason(rules.by_id(decided_by)),
-                )
+            found = Breach(
+                what="hours",
+                detail=f"gruppe {hours.group} {hours.area.value} {hours.from_}–{hours.to} granted; "
+                f"on {day} ({', '.join(sorted(signature))}) the rules allow {allowed}",
+                reason=reason(self.rules.by_id(decided_by)),
             )
             break
-    return breaches
+        self._hours[key] = found
+        return found
 
-
-def _first_refusal(rules: EffectiveRules, evaluator: Evaluator, granted: Granted, on: date) -> Reason:
-    application = Application(
-        kommune=rules.slug, licence=granted.licence, venue=granted.venue, groups=granted.groups, decided_on=on
-    )
-    match = evaluator.application(rules, _situation(rules, application, Area.INNE))
-    return reason(rules.by_id(match.refusals[0]))
+    def reassess(self, granted: Granted) -> list[Breach]:
+        breaches: list[Breach] = []
+        highest, refusal, ruling = self._venue(granted)
+        if highest is None:
+            assert refusal is not None
+            breaches.append(
+                Breach(
+                    what="venue",
+                    detail=f"{granted.venue} can no longer get a {granted.licence.value}bevilling",
+                    reason=refusal,
+                )
+            )
+        elif max(granted.groups) > highest:
+            assert ruling is not None
+            breaches.append(
+                Breach(
+                    what="groups",
+                    detail=f"gruppe {max(granted.groups)} granted, the rules allow up to gruppe {highest}",
+                    reason=ruling,
+                )
+            )
+        domain = Domain.SALG if granted.licence is Licence.SALG else Domain.SKJENKING
+        for hours in granted.hours:
+            breach = self._hours_breach(domain, granted, hours)
+            if breach is not None:
+                breaches.append(breach)
+        return breaches

@@ -9,7 +9,9 @@ Amounts are rounded to whole kroner, half up.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -52,17 +54,27 @@ def known_years(book: RuleBook) -> list[int]:
     return sorted({r.year for f in national for r in f.model.rules if isinstance(r, GebyrRule)})
 
 
-def omsetningsgebyr(
-    book: RuleBook,
-    year: int,
-    licence: Licence,
-    litres: Mapping[int, Decimal | int],
-    *,
-    estimate: bool = False,
-    evaluator_name: str = "python",
-) -> GebyrDecision:
-    if licence not in (Licence.SALG, Licence.SKJENKING):
-        raise DecisionError("omsetningsgebyr by volume is for salgs- and skjenkebevilling", field="licence")
+@dataclass(frozen=True)
+class YearRates:
+    """What a year's omsetningsgebyr needs from the national rule file, looked up once."""
+
+    year: int
+    rule: GebyrRule
+    reasons: tuple[Reason, ...]
+    ruleset: RulesetRef
+
+
+# A loaded book never changes: a year's rates are looked up once per book (not per bevilling).
+_YEAR_RATES: weakref.WeakKeyDictionary[RuleBook, dict[tuple[int, str], YearRates]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def year_rates(book: RuleBook, year: int, evaluator_name: str = "python") -> YearRates:
+    per_book = _YEAR_RATES.setdefault(book, {})
+    found = per_book.get((year, evaluator_name))
+    if found is not None:
+        return found
     years = known_years(book)
     if year not in years:
         spans = ", ".join(str(y) for y in years)
@@ -77,7 +89,29 @@ def omsetningsgebyr(
     )
     rule = placed.rule
     assert isinstance(rule, GebyrRule)
-    rates = rule.salg if licence is Licence.SALG else rule.skjenking
+    found = per_book[(year, evaluator_name)] = YearRates(
+        year=year,
+        rule=rule,
+        reasons=(reason(placed, f"Satser og minstegebyr for {year} (status: {rule.status.value})"),),
+        ruleset=ruleset_ref(rules, evaluator_name),
+    )
+    return found
+
+
+def omsetningsgebyr(
+    book: RuleBook,
+    year: int,
+    licence: Licence,
+    litres: Mapping[int, Decimal | int],
+    *,
+    estimate: bool = False,
+    evaluator_name: str = "python",
+) -> GebyrDecision:
+    if licence not in (Licence.SALG, Licence.SKJENKING):
+        raise DecisionError("omsetningsgebyr by volume is for salgs- and skjenkebevilling", field="licence")
+    rates = year_rates(book, year, evaluator_name)
+    rule = rates.rule
+    group_rates = rule.salg if licence is Licence.SALG else rule.skjenking
     allowed = (1, 2) if licence is Licence.SALG else (1, 2, 3)
     lines = []
     for group, amount in sorted(litres.items()):
@@ -88,17 +122,18 @@ def omsetningsgebyr(
             continue
         if group not in allowed:
             raise DecisionError(f"a {licence.value}bevilling has no gruppe {group}", field=f"litres/{group}")
-        rate = rates.rate(group)
+        rate = group_rates.rate(group)
         if rate is None:
             raise RatesMissing(
                 f"the {year} rate for {licence.value} gruppe {group} is not in the national rule file",
                 field="year",
             )
-        lines.append(GebyrLine(group=group, litres=volume, rate=rate, amount=volume * rate))
+        # Checked values throughout: constructing without validating them again.
+        lines.append(GebyrLine.model_construct(group=group, litres=volume, rate=rate, amount=volume * rate))
     by_volume = sum((line.amount for line in lines), Decimal(0))
     minimum = rule.min_salg if licence is Licence.SALG else rule.min_skjenking
     amount = int(max(by_volume, minimum).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return GebyrDecision(
+    return GebyrDecision.model_construct(
         year=year,
         licence=licence,
         lines=lines,
@@ -107,8 +142,8 @@ def omsetningsgebyr(
         amount=amount,
         estimate=estimate,
         rates_status=rule.status.value,
-        reasons=[reason(placed, f"Satser og minstegebyr for {year} (status: {rule.status.value})")],
-        ruleset=ruleset_ref(rules, evaluator_name),
+        reasons=list(rates.reasons),
+        ruleset=rates.ruleset,
     )
 
 

@@ -8,11 +8,12 @@ records so that it can be replayed exactly.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ from bevilling.situation import specificity
 
 NATIONAL = "national"
 EFFECTIVE_CACHE_SIZE = 20_000
+# Cached properties of EffectiveRules that do not depend on its date.
+_SHARED_PER_INTERVAL = ("version", "_by_kind", "_by_id")
 R = TypeVar("R", bound=RuleBase)
 
 
@@ -173,7 +176,10 @@ class RuleBook:
 
     def __init__(self, files: Iterable[LoadedFile]) -> None:
         self.files = list(files)
+        # The effective rules per kommune and interval in which none of its files or rules
+        # starts or ends (keyed by the interval's first day): a few per kommune, not 365 a year.
         self._effective: dict[tuple[str, date], EffectiveRules] = {}
+        self._bounds: dict[str, list[date]] = {}
         self.by_slug: dict[str, list[LoadedFile]] = {}
         self.by_number: dict[str, str] = {}
         for loaded in self.files:
@@ -241,14 +247,48 @@ class RuleBook:
         return chain
 
     def effective(self, key: str, on: date) -> EffectiveRules:
-        """Cached: a loaded book never changes, and every decision asks for its rules."""
+        """Cached per interval in which nothing changes: a loaded book never changes, and every
+        decision asks for its rules. A day gets the interval's rules under its own date (a
+        shallow copy sharing the rules, the declarations and the content hash)."""
         slug = self.slug_of(key)
-        cached = self._effective.get((slug, on))
+        bounds = self._boundaries(slug)
+        index = bisect.bisect_right(bounds, on)
+        start = bounds[index - 1] if index else date.min
+        cached = self._effective.get((slug, start))
         if cached is None:
             if len(self._effective) >= EFFECTIVE_CACHE_SIZE:
                 self._effective.pop(next(iter(self._effective)))
-            cached = self._effective[(slug, on)] = self._resolve(slug, on)
-        return cached
+            cached = self._resolve(slug, on)  # NoRulesInForce is raised, never cached
+            for name in _SHARED_PER_INTERVAL:
+                getattr(cached, name)
+            self._effective[(slug, start)] = cached
+        if cached.on == on:
+            return cached
+        day = replace(cached, on=on)
+        day.__dict__.update({name: cached.__dict__[name] for name in _SHARED_PER_INTERVAL})
+        return day
+
+    def _boundaries(self, slug: str) -> list[date]:
+        """Every day on which a file or a rule that can bind ``slug`` starts, or the day after
+        one ends: the effective rules are the same from one boundary to the next."""
+        found = self._bounds.get(slug)
+        if found is None:
+            files = list(self.by_slug.get(slug, []))
+            for inherited in {f.model.inherits for f in files if f.model.inherits}:
+                files += self.by_slug.get(inherited, [])
+            if slug != NATIONAL:
+                files += self.by_slug.get(NATIONAL, [])
+            points: set[date] = set()
+            for loaded in files:
+                points.add(loaded.model.valid_from)
+                if loaded.model.valid_to is not None:
+                    points.add(loaded.model.valid_to + timedelta(days=1))
+                for placed in placed_rules(loaded):
+                    points.add(placed.valid_from)
+                    if placed.valid_to is not None:
+                        points.add(placed.valid_to + timedelta(days=1))
+            found = self._bounds[slug] = sorted(points)
+        return found
 
     def _resolve(self, slug: str, on: date) -> EffectiveRules:
         chain = self.chain(slug, on)
